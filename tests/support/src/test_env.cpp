@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char** environ;
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -150,6 +152,16 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
     }
     if (devnull >= 0) ::dup2(devnull, 0);
     if (::chdir(cwd.c_str()) != 0) _exit(126);
+    // Hermetic children: no HUB_* configuration override leaks in from the caller (e.g.
+    // HUB_HTTPS_PORT exported by ./gxhub test) unless the test passes it.
+    std::vector<std::string> inherited;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      if (kv.rfind("HUB_", 0) == 0 && kv.rfind("HUB_VAR=", 0) != 0) {
+        inherited.push_back(kv.substr(0, kv.find('=')));
+      }
+    }
+    for (const auto& name : inherited) ::unsetenv(name.c_str());
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

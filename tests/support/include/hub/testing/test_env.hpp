@@ -71,7 +71,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A child process started with fork/exec, its output appended to a log file. The
+// A child process started with fork/exec, its output appended to a log file, with no
+// HUB_* variables from the caller but those in `env` (and HUB_VAR). The
 // destructor kills it (SIGKILL) if it is still running.
 class ChildProcess {
  public:
