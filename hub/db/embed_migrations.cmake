@@ -1,4 +1,6 @@
-# Writes a C++ file holding every migration's SQL. Called with -DOUT=... -DFILES=a;b;...
+# Writes a C++ file holding every migration's SQL. Called with -DOUT=<file> -DDIR=<migrations>.
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
 set(body "// Generated from hub/db/migrations/*.sql. Do not edit.\n#include \"hub/db/migrations.hpp\"\nnamespace hub::db {\nconst std::vector<Migration>& embedded_migrations() {\n  static const std::vector<Migration> all = {\n")
 foreach(f IN LISTS FILES)
   get_filename_component(name ${f} NAME_WE)

@@ -1,5 +1,7 @@
 #include "hub/db/migrations.hpp"
 
+#include "hub/core/digest.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>

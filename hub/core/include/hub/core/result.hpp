@@ -17,7 +17,10 @@ struct Error {
   std::string code;
   std::string message;
 
-  std::string to_string() const { return code + ": " + message; }
+  // "CODE: message", unless the message already starts with its code.
+  std::string to_string() const {
+    return message.rfind(code, 0) == 0 ? message : code + ": " + message;
+  }
 };
 
 inline Error make_error(std::string code, std::string message) {

@@ -33,6 +33,4 @@ Result<MigrationReport> apply_migrations(Connection& owner, const std::vector<Mi
 // Highest applied version, 0 when none (or the table does not exist yet).
 int current_schema_version(Connection& conn);
 
-std::string sha256_hex(std::string_view data);
-
 }  // namespace hub::db
