@@ -115,7 +115,8 @@ ScratchDatabase::ScratchDatabase(const std::string& prefix)
 
 ScratchDatabase::~ScratchDatabase() {
   const auto& s = services();
-  run_command({"psql", "-X", "-q", s.conninfo("gx_owner", s.owner_password, "postgres"), "-c",
+  // The superuser: FORCE must end gx_app sessions (a test's hubd, a killed client).
+  run_command({"psql", "-X", "-q", s.conninfo("gx_super", s.super_password, "postgres"), "-c",
                "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"});
 }
 

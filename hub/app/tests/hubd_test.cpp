@@ -1,0 +1,200 @@
+// End-to-end tests of the hubd and hubctl binaries against the real private PostgreSQL
+// and RabbitMQ, over real TLS. Each test gets its own database and a free port.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hub/db/pg.hpp"
+#include "hub/http/client.hpp"
+#include "hub/testing/test_env.hpp"
+
+namespace hub {
+namespace {
+
+using namespace std::chrono_literals;
+namespace ht = hub::testing;
+
+class HubdE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<ht::ScratchDatabase>("hubd_e2e");
+    auto pki = ht::var_dir() / "pki";
+    auto secrets = ht::var_dir() / "secrets";
+    config_ = dir_.path() / "hubd.conf";
+    ht::write_file(config_, "[https]\nport = 0\ncert_file = " + (pki / "hub-tls.crt").string() +
+                                "\nkey_file = " + (pki / "hub-tls.key").string() +
+                                "\nclient_ca_file = " + (pki / "ca.crt").string() +
+                                "\nshutdown_grace = 5s\n"
+                                "[db]\nport = " + std::to_string(ht::services().db_port) +
+                                "\nname = " + db_->name() +
+                                "\npassword_file = " + (secrets / "pg_app.password").string() +
+                                "\nowner_password_file = " + (secrets / "pg_owner.password").string() +
+                                "\npool_size = 4\n[mq]\nport = " + std::to_string(ht::services().mq_port) +
+                                "\npassword_file = " + (secrets / "mq.password").string() +
+                                "\n[startup]\nwait_for_dependencies = 3s\n"
+                                "[hubctl]\nca_file = " + (pki / "ca.crt").string() + "\n");
+  }
+
+  std::unique_ptr<ht::ChildProcess> start_hubd(const std::map<std::string, std::string>& env = {}) {
+    auto port_file = dir_.path() / "port";
+    std::filesystem::remove(port_file);
+    auto p = std::make_unique<ht::ChildProcess>(
+        std::vector<std::string>{HUB_HUBD_PATH, "--config", config_.string(), "--port-file",
+                                 port_file.string()},
+        env, log_file());
+    bool up = ht::wait_until([&] { return std::filesystem::exists(port_file) || !p->running(); }, 30s);
+    if (up && std::filesystem::exists(port_file)) port_ = std::stoi(ht::read_file(port_file));
+    return p;
+  }
+
+  std::filesystem::path log_file() const { return dir_.path() / "hubd.log"; }
+
+  Result<http::ClientResponse> get(const std::string& target) {
+    http::ClientRequest req;
+    req.host = "127.0.0.1";
+    req.port = port_;
+    req.method = "GET";
+    req.target = target;
+    req.ca_file = (ht::var_dir() / "pki" / "ca.crt").string();
+    req.timeout = 10s;
+    return http::HttpsClient::request(req);
+  }
+
+  ht::TempDir dir_;
+  std::unique_ptr<ht::ScratchDatabase> db_;
+  std::filesystem::path config_;
+  int port_ = 0;
+};
+
+TEST_F(HubdE2eTest, ServesProbesAndMetricsOverTlsAndStopsGracefully) {
+  auto hubd = start_hubd();
+  ASSERT_GT(port_, 0) << ht::read_file(log_file());
+
+  auto health = get("/healthz");
+  ASSERT_TRUE(health.ok()) << health.error().to_string();
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["status"], "ok");
+
+  auto ready = get("/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.error().to_string();
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  auto rj = nlohmann::json::parse(ready->body);
+  EXPECT_TRUE(rj["checks"]["postgresql"]["ok"].get<bool>());
+  EXPECT_TRUE(rj["checks"]["rabbitmq"]["ok"].get<bool>());
+
+  auto metrics = get("/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("hub_build_info{version="), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("hub_queue_messages{queue=\"gx.apply.gx-market\"} "), std::string::npos);
+  EXPECT_EQ(metrics->body.find("hub_queue_messages{queue=\"gx.apply.gx-market\"} -1"), std::string::npos);
+
+  auto page = get("/");
+  ASSERT_TRUE(page.ok());
+  EXPECT_NE(page->body.find("GX-ETS 連携ハブ"), std::string::npos);
+
+  auto missing = get("/no-such-page");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+
+  // The log is JSON lines.
+  auto log = ht::read_file(log_file());
+  auto first_line = log.substr(0, log.find('\n'));
+  auto j = nlohmann::json::parse(first_line);
+  EXPECT_EQ(j["module"], "hubd");
+  EXPECT_TRUE(j.contains("ts"));
+
+  hubd->signal(SIGTERM);
+  auto code = hubd->wait_exit(15s);
+  ASSERT_TRUE(code.has_value()) << "hubd did not stop on SIGTERM";
+  EXPECT_EQ(*code, 0) << ht::read_file(log_file());
+
+  auto c = db::Connection::connect(db_->app_conninfo());
+  auto r = c->exec("SELECT stop_reason FROM hub_instances");
+  ASSERT_EQ(r.rows(), 1);
+  EXPECT_EQ(r.get(0, 0), "SIGTERM");
+}
+
+TEST_F(HubdE2eTest, RestartKeepsDataAndAppliesNoMigrationTwice) {
+  {
+    auto hubd = start_hubd();
+    ASSERT_GT(port_, 0) << ht::read_file(log_file());
+    hubd->signal(SIGTERM);
+    ASSERT_EQ(hubd->wait_exit(15s).value_or(-1), 0);
+  }
+  auto c = db::Connection::connect(db_->app_conninfo());
+  auto migrations_before = c->exec("SELECT count(*) FROM schema_migrations").get_int(0, 0);
+  {
+    auto hubd = start_hubd();
+    ASSERT_GT(port_, 0) << ht::read_file(log_file());
+    EXPECT_EQ(get("/readyz")->status, 200);
+    hubd->signal(SIGTERM);
+    ASSERT_EQ(hubd->wait_exit(15s).value_or(-1), 0);
+  }
+  EXPECT_EQ(c->exec("SELECT count(*) FROM schema_migrations").get_int(0, 0), migrations_before);
+  EXPECT_EQ(c->exec("SELECT count(*) FROM hub_instances WHERE stopped_at IS NOT NULL").get_int(0, 0), 2);
+  auto log = ht::read_file(log_file());
+  // "migration applied" is logged by the first start only.
+  auto first = log.find("\"migration applied\"");
+  ASSERT_NE(first, std::string::npos);
+  auto second_start = log.find("\"starting\"", log.find("\"starting\"") + 1);
+  EXPECT_EQ(log.find("\"migration applied\"", second_start), std::string::npos);
+}
+
+TEST_F(HubdE2eTest, ReadyzAnswers503WhenPostgresGoesAway) {
+  auto hubd = start_hubd();
+  ASSERT_GT(port_, 0) << ht::read_file(log_file());
+  ASSERT_EQ(get("/readyz")->status, 200);
+  // Drop the hub's database under it: PostgreSQL no longer serves it.
+  auto r = ht::run_command({"psql", "-X", "-q",
+                            ht::services().conninfo("gx_super", ht::services().super_password, "postgres"),
+                            "-c", "DROP DATABASE " + db_->name() + " WITH (FORCE)"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto ready = get("/readyz");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 503);
+  auto j = nlohmann::json::parse(ready->body);
+  EXPECT_FALSE(j["checks"]["postgresql"]["ok"].get<bool>());
+  EXPECT_TRUE(j["checks"]["rabbitmq"]["ok"].get<bool>());
+  EXPECT_EQ(get("/healthz")->status, 200);  // alive, just not ready
+  hubd->signal(SIGTERM);
+  EXPECT_EQ(hubd->wait_exit(15s).value_or(-1), 0);
+}
+
+TEST_F(HubdE2eTest, StartupGivesUpClearlyWhenRabbitMqIsUnreachable) {
+  auto hubd = start_hubd({{"HUB_MQ_PORT", std::to_string(ht::free_tcp_port())}});
+  auto code = hubd->wait_exit(30s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 4);
+  auto log = ht::read_file(log_file());
+  EXPECT_NE(log.find("RabbitMQ not reachable; giving up"), std::string::npos) << log;
+}
+
+TEST_F(HubdE2eTest, HubctlStatusReportsEveryService) {
+  auto hubd = start_hubd();
+  ASSERT_GT(port_, 0) << ht::read_file(log_file());
+  std::map<std::string, std::string> env = {{"HUB_HTTPS_PORT", std::to_string(port_)}};
+  auto r = ht::run_command({HUB_HUBCTL_PATH, "--config", config_.string(), "status", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_TRUE(j["hubd"]["ready"].get<bool>());
+  EXPECT_EQ(j["postgresql"]["schema_version"], j["postgresql"]["schema_version_expected"]);
+  EXPECT_NE(j["postgresql"]["server_version"].get<std::string>().rfind("15", 0), std::string::npos);
+  EXPECT_NE(j["rabbitmq"]["server_version"].get<std::string>().find("3."), std::string::npos);
+  EXPECT_EQ(j["rabbitmq"]["queues"].size(), 5u);
+
+  auto text = ht::run_command({HUB_HUBCTL_PATH, "--config", config_.string(), "status"}, env);
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("gx.apply.jcredit"), std::string::npos) << text.output;
+
+  hubd->signal(SIGTERM);
+  ASSERT_EQ(hubd->wait_exit(15s).value_or(-1), 0);
+  auto down = ht::run_command({HUB_HUBCTL_PATH, "--config", config_.string(), "status"}, env);
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.output.find("SOMETHING IS DOWN"), std::string::npos) << down.output;
+}
+
+}  // namespace
+}  // namespace hub
