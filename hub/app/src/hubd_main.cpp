@@ -8,6 +8,9 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -82,6 +85,53 @@ bool retry_until(std::chrono::milliseconds wait, const char* what, Fn fn) {
     std::this_thread::sleep_for(500ms);
   }
 }
+
+// Links committed journal entries into the hash chain a few times a second
+// (docs/adr/0005-journal-hash-chain.md). Runs on its own connection; a database outage
+// only delays sealing.
+class JournalSealer {
+ public:
+  JournalSealer(std::string conninfo, std::chrono::milliseconds interval, hub::MetricsRegistry& metrics)
+      : conninfo_(std::move(conninfo)),
+        interval_(interval),
+        sealed_(metrics.counter("hub_journal_sealed_total", "Journal entries linked into the hash chain.")),
+        thread_([this] { loop(); }) {}
+  ~JournalSealer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_ptr<hub::db::Connection> conn;
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      try {
+        if (!conn || !conn->healthy()) conn = hub::db::Connection::connect(conninfo_);
+        for (std::int64_t n; (n = conn->exec("SELECT gx_seal_journal(10000)").get_int(0, 0)) > 0;) {
+          sealed_.inc(static_cast<std::uint64_t>(n));
+        }
+      } catch (const hub::db::DbError& e) {
+        conn.reset();
+        kLog.warn("journal sealer: database not reachable; retrying", {{"error", e.what()}});
+      }
+      lock.lock();
+      cv_.wait_for(lock, interval_, [this] { return stop_; });
+    }
+  }
+  std::string conninfo_;
+  std::chrono::milliseconds interval_;
+  hub::Counter& sealed_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 int run(const Args& args) {
   auto cfg = hub::Config::load(args.config);
@@ -203,6 +253,7 @@ int run(const Args& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  JournalSealer sealer(s.db_app_conninfo, std::chrono::milliseconds(200), metrics);
   hub::http::Server server(s.https, std::move(router), metrics);
   auto port = server.start();
   if (!port.ok()) {

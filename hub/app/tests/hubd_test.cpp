@@ -143,6 +143,23 @@ TEST_F(HubdE2eTest, RestartKeepsDataAndAppliesNoMigrationTwice) {
   EXPECT_EQ(log.find("\"migration applied\"", second_start), std::string::npos);
 }
 
+TEST_F(HubdE2eTest, SealsNewJournalEntriesInTheBackground) {
+  auto hubd = start_hubd();
+  ASSERT_GT(port_, 0) << ht::read_file(log_file());
+  auto c = db::Connection::connect(db_->app_conninfo());
+  c->exec("SELECT gx_create_company('7000012050002', 'GX推進機構', 'organization', 't')");
+  c->exec("SELECT gx_open_account(200::smallint, '7000012050002', '', 't')");
+  auto r = c->exec("SELECT outcome, entry_id FROM gx_post('k1', 'h', 'issuance', 'user', 'alice', '', 'bob', NULL, "
+                   "'[{\"account\":\"JP-GX-200-0000018\",\"unit\":\"GXA\",\"vintage\":2026,\"delta\":5}]')");
+  ASSERT_EQ(r.get(0, 0), "posted");
+  auto entry = r.get(0, 1);
+  EXPECT_TRUE(ht::wait_until(
+      [&] { return c->exec("SELECT count(*) FROM journal_chain WHERE entry_id = $1", {entry}).get_int(0, 0) == 1; },
+      10s));
+  hubd->signal(SIGTERM);
+  EXPECT_EQ(hubd->wait_exit(15s).value_or(-1), 0);
+}
+
 TEST_F(HubdE2eTest, ReadyzAnswers503WhenPostgresGoesAway) {
   auto hubd = start_hubd();
   ASSERT_GT(port_, 0) << ht::read_file(log_file());
