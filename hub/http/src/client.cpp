@@ -86,7 +86,8 @@ struct Exchange {
   void fail(const char* code, std::string message) { out = make_error(code, std::move(message)); }
   std::string within() const { return std::to_string(request.timeout.count()) + " ms"; }
   error_code outcome(const error_code& ec) const {
-    return ec == asio::error::operation_aborted && timed_out ? error_code(beast::error::timeout) : ec;
+    return ec == asio::error::operation_aborted && timed_out ? error_code(beast::error::timeout)
+                                                             : ec;
   }
 };
 
@@ -106,8 +107,10 @@ std::string serialize(const ClientRequest& r, const std::string& bare_host) {
     out.append("Host: ").append(v6 ? "[" + bare_host + "]" : bare_host).append(":");
     out.append(std::to_string(r.port)).append("\r\n");
   }
-  bool body_expected = !r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
-  if (body_expected) out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+  bool body_expected =
+      !r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
+  if (body_expected)
+    out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
   out.append("Connection: close\r\n\r\n");
   out.append(r.body);
   return out;
@@ -148,7 +151,8 @@ Awaitable<error_code> read_response(Exchange& x, Parser& parser) {
 Awaitable<void> run_exchange(Exchange& x) {
   const ClientRequest& r = x.request;
   if (!tls::expect_server_identity(x.stream.native_handle(), r.host)) {
-    x.fail("HTTP_TLS_FAILED", "cannot set the expected server name " + r.host + ": " + tls::drain_errors());
+    x.fail("HTTP_TLS_FAILED",
+           "cannot set the expected server name " + r.host + ": " + tls::drain_errors());
     co_return;
   }
   // Every way out of this coroutine disarms the deadline, so that run() returns at once.
@@ -168,14 +172,15 @@ Awaitable<void> run_exchange(Exchange& x) {
   error_code ec;
   std::vector<tcp::endpoint> endpoints;
   std::string bare = r.host;
-  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']')
+    bare = bare.substr(1, bare.size() - 2);
   auto ip = asio::ip::make_address(bare, ec);
   if (!ec) {
     endpoints.emplace_back(ip, static_cast<unsigned short>(r.port));
   } else {
     const std::string service = std::to_string(r.port);
-    auto results = co_await x.resolver.async_resolve(bare, service,
-                                                     asio::redirect_error(kUseAwaitable, ec));
+    auto results =
+        co_await x.resolver.async_resolve(bare, service, asio::redirect_error(kUseAwaitable, ec));
     ec = x.outcome(ec);
     if (ec == beast::error::timeout) {
       x.fail("HTTP_TIMEOUT", "resolving " + x.where + " took longer than " + x.within());
@@ -206,15 +211,18 @@ Awaitable<void> run_exchange(Exchange& x) {
     co_return;
   }
 
-  co_await x.stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(kUseAwaitable, ec));
+  co_await x.stream.async_handshake(asio::ssl::stream_base::client,
+                                    asio::redirect_error(kUseAwaitable, ec));
   ec = x.outcome(ec);
   if (ec == beast::error::timeout) {
-    x.fail("HTTP_TIMEOUT", "the TLS handshake with " + x.where + " did not finish within " + x.within());
+    x.fail("HTTP_TIMEOUT",
+           "the TLS handshake with " + x.where + " did not finish within " + x.within());
     co_return;
   }
   if (ec) {
     std::string why = ec.message();
-    if (auto v = tls::verify_failure(x.stream.native_handle()); !v.empty()) why += " (server certificate: " + v + ")";
+    if (auto v = tls::verify_failure(x.stream.native_handle()); !v.empty())
+      why += " (server certificate: " + v + ")";
     x.fail("HTTP_TLS_FAILED", "the TLS handshake with " + x.where + " failed: " + why);
     co_return;
   }
@@ -225,7 +233,8 @@ Awaitable<void> run_exchange(Exchange& x) {
   // its answer before reporting the write error.
   const error_code write_ec = x.outcome(ec);
   if (write_ec == beast::error::timeout) {
-    x.fail("HTTP_TIMEOUT", "sending the request to " + x.where + " did not finish within " + x.within());
+    x.fail("HTTP_TIMEOUT",
+           "sending the request to " + x.where + " did not finish within " + x.within());
     co_return;
   }
 
@@ -249,7 +258,8 @@ Awaitable<void> run_exchange(Exchange& x) {
         x.fail("HTTP_TLS_FAILED",
                x.where + " ended the TLS session: " + (is_tls_error(ec) ? ec : write_ec).message());
       } else if (write_ec) {
-        x.fail("HTTP_IO_FAILED", "sending the request to " + x.where + " failed: " + write_ec.message());
+        x.fail("HTTP_IO_FAILED",
+               "sending the request to " + x.where + " failed: " + write_ec.message());
       } else {
         x.fail("HTTP_IO_FAILED", "reading the answer from " + x.where + " failed: " + ec.message());
       }
@@ -261,7 +271,8 @@ Awaitable<void> run_exchange(Exchange& x) {
     ClientResponse out;
     out.status = status;
     for (const auto& field : res) {
-      auto [it, inserted] = out.headers.emplace(lower(to_std(field.name_string())), std::string(to_std(field.value())));
+      auto [it, inserted] = out.headers.emplace(lower(to_std(field.name_string())),
+                                                std::string(to_std(field.value())));
       if (!inserted) it->second.append(", ").append(to_std(field.value()));
     }
     out.body = std::move(res.body());
@@ -281,16 +292,22 @@ Result<ClientResponse> HttpsClient::request(const ClientRequest& request) {
     return make_error("HTTP_CONNECT_FAILED", "invalid address " + where);
   }
   if (request.target.empty() || request.target.front() != '/' || !safe_text(request.target) ||
-      request.method.empty() || !safe_text(request.method) || request.method.find(' ') != std::string::npos) {
+      request.method.empty() || !safe_text(request.method) ||
+      request.method.find(' ') != std::string::npos) {
     return make_error("HTTP_IO_FAILED", "invalid method or target for a request to " + where);
   }
   for (const auto& [name, value] : request.headers) {
-    if (name.empty() || !safe_text(name) || !safe_text(value) || name.find(':') != std::string::npos) {
-      return make_error("HTTP_IO_FAILED", "invalid header field '" + name + "' for a request to " + where);
+    if (name.empty() || !safe_text(name) || !safe_text(value) ||
+        name.find(':') != std::string::npos) {
+      return make_error("HTTP_IO_FAILED",
+                        "invalid header field '" + name + "' for a request to " + where);
     }
   }
-  auto ctx = tls::make_client_context(request.ca_file, request.client_cert_file, request.client_key_file);
-  if (!ctx) return make_error("HTTP_TLS_FAILED", "cannot prepare TLS for " + where + ": " + ctx.error().message);
+  auto ctx =
+      tls::make_client_context(request.ca_file, request.client_cert_file, request.client_key_file);
+  if (!ctx)
+    return make_error("HTTP_TLS_FAILED",
+                      "cannot prepare TLS for " + where + ": " + ctx.error().message);
 
   asio::io_context ioc(1);
   asio::ssl::context tls(ctx->release());
@@ -304,7 +321,8 @@ Result<ClientResponse> HttpsClient::request(const ClientRequest& request) {
     }
   });
   ioc.run();
-  if (!x.out) return make_error("HTTP_IO_FAILED", "the exchange with " + where + " ended without an answer");
+  if (!x.out)
+    return make_error("HTTP_IO_FAILED", "the exchange with " + where + " ended without an answer");
   return std::move(*x.out);
 }
 

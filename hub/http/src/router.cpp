@@ -57,8 +57,9 @@ std::optional<std::string> decode_segment(std::string_view s) {
 Response internal_error(const Logger& log, const Request& request, const char* where,
                         const std::string& what) {
   // The exception text may describe internals: it goes to the log, not to the client.
-  log.error("handler failed", {{"where", where}, {"method", request.method},
-                               {"path", request.path}, {"error", what}});
+  log.error(
+      "handler failed",
+      {{"where", where}, {"method", request.method}, {"path", request.path}, {"error", what}});
   return Response::problem(500, "INTERNAL", "", "The request could not be handled; retry later.");
 }
 
@@ -66,7 +67,8 @@ Response internal_error(const Logger& log, const Request& request, const char* w
 
 std::string RouteMatch::label() const { return route ? route->pattern : "unmatched"; }
 
-Router& Router::add(std::string method, std::string pattern, Handler handler, HeadCheck head_check) {
+Router& Router::add(std::string method, std::string pattern, Handler handler,
+                    HeadCheck head_check) {
   if (method.empty()) throw std::invalid_argument("route " + pattern + ": empty method");
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + pattern);
@@ -75,7 +77,8 @@ Router& Router::add(std::string method, std::string pattern, Handler handler, He
   auto route = std::make_shared<Route>();
   route->method = std::move(method);
   for (auto seg : split_path(pattern)) {
-    bool braces = seg.find('{') != std::string_view::npos || seg.find('}') != std::string_view::npos;
+    bool braces =
+        seg.find('{') != std::string_view::npos || seg.find('}') != std::string_view::npos;
     if (braces && !is_param(seg)) {
       throw std::invalid_argument("route pattern " + pattern + ": bad segment " + std::string(seg));
     }
@@ -180,17 +183,19 @@ std::optional<Response> Router::check_headers(const RouteMatch& m, const Request
 Response Router::dispatch(const RouteMatch& m, const Request& request) const {
   switch (m.outcome) {
     case RouteMatch::Outcome::kBadPath:
-      return Response::problem(400, "MALFORMED", "", "The request path is not a valid origin-form path.");
+      return Response::problem(400, "MALFORMED", "",
+                               "The request path is not a valid origin-form path.");
     case RouteMatch::Outcome::kNotFound:
       return Response::problem(404, "NOT_FOUND", "", "No resource at " + request.path + ".");
     case RouteMatch::Outcome::kMethodNotAllowed: {
-      auto r = Response::problem(405, "METHOD_NOT_ALLOWED", "",
-                                 request.method + " is not allowed on " + request.path +
-                                     "; allowed: " + m.allow + ".");
+      auto r = Response::problem(
+          405, "METHOD_NOT_ALLOWED", "",
+          request.method + " is not allowed on " + request.path + "; allowed: " + m.allow + ".");
       r.headers.emplace_back("Allow", m.allow);
       return r;
     }
-    case RouteMatch::Outcome::kMatched: break;
+    case RouteMatch::Outcome::kMatched:
+      break;
   }
   static const Logger log("http");
   try {

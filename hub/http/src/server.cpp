@@ -18,8 +18,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -92,8 +92,7 @@ enum class Next { kKeepAlive, kClose, kAbort };
 std::string_view to_std(beast::string_view s) { return {s.data(), s.size()}; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -184,15 +183,18 @@ std::string serialize(const Response& r, unsigned version, bool keep_alive, bool
         iequals(name, "x-content-type-options")) {
       continue;
     }
-    if (iequals(name, "content-type") && lower(value).starts_with("application/problem+json")) problem = true;
+    if (iequals(name, "content-type") && lower(value).starts_with("application/problem+json"))
+      problem = true;
     if (iequals(name, "cache-control")) cache_control = true;
     field(name, value);
   }
   field("Strict-Transport-Security", "max-age=31536000");
   field("X-Content-Type-Options", "nosniff");
   if (problem && !cache_control) field("Cache-Control", "no-store");
-  if (!keep_alive) field("Connection", "close");
-  else if (version == 10) field("Connection", "keep-alive");
+  if (!keep_alive)
+    field("Connection", "close");
+  else if (version == 10)
+    field("Connection", "keep-alive");
   if (!bodiless) field("Content-Length", std::to_string(r.body.size()));
   out += "\r\n";
   if (!bodiless && !head_request) out += r.body;
@@ -223,7 +225,8 @@ struct Session : std::enable_shared_from_this<Session> {
   }
   // The error of an I/O step, with a cancellation by the deadline reported as a timeout.
   error_code outcome(const error_code& ec) const {
-    return ec == asio::error::operation_aborted && timed_out ? error_code(beast::error::timeout) : ec;
+    return ec == asio::error::operation_aborted && timed_out ? error_code(beast::error::timeout)
+                                                             : ec;
   }
 
   TlsStream stream;
@@ -290,8 +293,9 @@ struct Server::Impl {
         duration(m.histogram("hub_http_request_duration_seconds",
                              "Time from a request's head being read to its answer being written",
                              latency_buckets())),
-        handshake_failures(m.counter("hub_tls_handshake_failures_total",
-                                     "TLS handshakes that failed (protocol, cipher, certificate, timeout)")),
+        handshake_failures(
+            m.counter("hub_tls_handshake_failures_total",
+                      "TLS handshakes that failed (protocol, cipher, certificate, timeout)")),
         ioc(std::max(1, settings.io_threads)),
         acceptor(asio::make_strand(ioc)),
         workers(static_cast<std::size_t>(std::max(1, settings.worker_threads))) {}
@@ -387,7 +391,8 @@ struct Server::Impl {
   // Arguments by reference: GCC 12 may destroy temporaries of a co_await expression twice,
   // so callers pass named objects only.
   Awaitable<std::pair<WorkerOutcome, std::optional<Response>>> on_worker(
-      Session& s, const std::shared_ptr<InFlight>& slot, const std::function<std::optional<Response>()>& work);
+      Session& s, const std::shared_ptr<InFlight>& slot,
+      const std::function<std::optional<Response>()>& work);
   Awaitable<void> linger(Session& s);
   void record(const Request& request, const std::string& route, int status,
               SteadyClock::time_point started, const RouteParams* params);
@@ -440,7 +445,8 @@ Awaitable<void> Server::Impl::run_session(Socket socket) {
   Session& s = *session;
   error_code ec;
   auto ep = s.socket().remote_endpoint(ec);
-  s.remote = ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
+  s.remote =
+      ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
   try {
     s.arm(settings.read_timeout);
     co_await s.stream.async_handshake(asio::ssl::stream_base::server,
@@ -475,12 +481,13 @@ Awaitable<void> Server::Impl::run_session(Socket socket) {
         if (is_parse_error(ec)) {
           s.phase = Phase::kBusy;
           auto started = SteadyClock::now();
-          Response r = ec == bhttp::error::header_limit
-                           ? Response::problem(431, "MALFORMED", "",
-                                               "The request head is larger than " +
-                                                   std::to_string(settings.header_limit) + " bytes.")
-                           : Response::problem(400, "MALFORMED", "",
-                                               "The request is not valid HTTP/1.1: " + ec.message() + ".");
+          Response r =
+              ec == bhttp::error::header_limit
+                  ? Response::problem(431, "MALFORMED", "",
+                                      "The request head is larger than " +
+                                          std::to_string(settings.header_limit) + " bytes.")
+                  : Response::problem(400, "MALFORMED", "",
+                                      "The request is not valid HTTP/1.1: " + ec.message() + ".");
           const std::string wire = serialize(r, 11, false, false, log);
           co_await write_all(s, wire);
           Request unparsed;
@@ -521,7 +528,8 @@ Awaitable<Next> Server::Impl::serve_one(Session& s, Parser& parser, const PeerCe
   req.path = req.target.substr(0, q);
   if (q != std::string::npos) req.query = req.target.substr(q + 1);
   for (const auto& field : head) {
-    auto [it, inserted] = req.headers.emplace(lower(to_std(field.name_string())), std::string(to_std(field.value())));
+    auto [it, inserted] =
+        req.headers.emplace(lower(to_std(field.name_string())), std::string(to_std(field.value())));
     if (!inserted) it->second.append(", ").append(to_std(field.value()));
   }
   req.peer = peer;
@@ -541,9 +549,10 @@ Awaitable<Next> Server::Impl::serve_one(Session& s, Parser& parser, const PeerCe
                                    " bytes) is larger than the " + std::to_string(limit) +
                                    " bytes accepted at " + req.path + ".");
   } else if (!(slot = acquire_slot())) {
-    answer = Response::problem(503, "OVERLOADED", "",
-                               "The hub is handling as many requests as it can; retry with the same message_id.",
-                               std::nullopt, 1);
+    answer = Response::problem(
+        503, "OVERLOADED", "",
+        "The hub is handling as many requests as it can; retry with the same message_id.",
+        std::nullopt, 1);
   } else if (match.route->head_check) {
     auto head_only = std::make_shared<Request>(req);
     const std::function<std::optional<Response>()> check = [this, match, head_only]() {
@@ -552,8 +561,9 @@ Awaitable<Next> Server::Impl::serve_one(Session& s, Parser& parser, const PeerCe
     auto checked = co_await on_worker(s, slot, check);
     if (checked.first == WorkerOutcome::kAborted) co_return Next::kAbort;
     if (checked.first == WorkerOutcome::kTimedOut) {
-      answer = Response::problem(503, "UNAVAILABLE", "", "Checking the request took too long; retry later.",
-                                 std::nullopt, 1);
+      answer =
+          Response::problem(503, "UNAVAILABLE", "",
+                            "Checking the request took too long; retry later.", std::nullopt, 1);
     } else if (checked.second) {
       answer = std::move(checked.second);
     }
@@ -582,24 +592,27 @@ Awaitable<Next> Server::Impl::serve_one(Session& s, Parser& parser, const PeerCe
   }
 
   if (!answer) {
-    const std::function<std::optional<Response>()> handle = [this, match, request]() -> std::optional<Response> {
+    const std::function<std::optional<Response>()> handle = [this, match,
+                                                             request]() -> std::optional<Response> {
       return router.dispatch(match, *request);
     };
     auto handled = co_await on_worker(s, slot, handle);
     if (handled.first == WorkerOutcome::kAborted) co_return Next::kAbort;
     if (handled.first == WorkerOutcome::kTimedOut || !handled.second) {
-      log.warn("handler timed out", {{"remote", s.remote}, {"route", match.label()},
+      log.warn("handler timed out", {{"remote", s.remote},
+                                     {"route", match.label()},
                                      {"timeout_ms", settings.handler_timeout.count()}});
-      answer = Response::problem(503, "UNAVAILABLE", "",
-                                 "The request took too long to handle; retry with the same message_id.",
-                                 std::nullopt, 1);
+      answer = Response::problem(
+          503, "UNAVAILABLE", "",
+          "The request took too long to handle; retry with the same message_id.", std::nullopt, 1);
     } else {
       answer = std::move(handled.second);
     }
   }
 
   const bool keep_alive = head.keep_alive() && !body_unread && !draining;
-  const std::string wire = serialize(*answer, head.version(), keep_alive, req.method == "HEAD", log);
+  const std::string wire =
+      serialize(*answer, head.version(), keep_alive, req.method == "HEAD", log);
   error_code ec = co_await write_all(s, wire);
   slot.reset();
   record(req, match.label(), answer->status, started, &match.params);
@@ -612,7 +625,8 @@ Awaitable<Next> Server::Impl::serve_one(Session& s, Parser& parser, const PeerCe
 }
 
 Awaitable<std::pair<WorkerOutcome, std::optional<Response>>> Server::Impl::on_worker(
-    Session& s, const std::shared_ptr<InFlight>& slot, const std::function<std::optional<Response>()>& work) {
+    Session& s, const std::shared_ptr<InFlight>& slot,
+    const std::function<std::optional<Response>()>& work) {
   auto call = std::make_shared<WorkerCall>(s.stream.get_executor());
   call->timer.expires_after(settings.handler_timeout);
   s.call = call;
@@ -622,7 +636,8 @@ Awaitable<std::pair<WorkerOutcome, std::optional<Response>>> Server::Impl::on_wo
       result = work();
     } catch (const std::exception& e) {
       log.error("worker failed", {{"error", e.what()}});
-      result = Response::problem(500, "INTERNAL", "", "The request could not be handled; retry later.");
+      result =
+          Response::problem(500, "INTERNAL", "", "The request could not be handled; retry later.");
     }
     slot.reset();
     asio::post(call->timer.get_executor(), [call, result = std::move(result)]() mutable {
@@ -667,9 +682,11 @@ void Server::Impl::record(const Request& request, const std::string& route, int 
                            {"remote", request.remote_address},
                            {"bytes_in", request.body.size()}};
   if (params) {
-    if (auto it = params->find("message_id"); it != params->end()) fields["message_id"] = it->second.substr(0, 200);
+    if (auto it = params->find("message_id"); it != params->end())
+      fields["message_id"] = it->second.substr(0, 200);
   }
-  if (const auto* id = request.header("x-correlation-id")) fields["correlation_id"] = id->substr(0, 200);
+  if (const auto* id = request.header("x-correlation-id"))
+    fields["correlation_id"] = id->substr(0, 200);
   if (request.peer.present) fields["peer_subject"] = request.peer.subject;
   if (status >= 500) {
     log.warn("request", fields);
@@ -687,7 +704,8 @@ int Server::port() const { return impl_->state == Impl::State::kRunning ? impl_-
 
 Result<int> Server::start() {
   auto& d = *impl_;
-  if (d.state != Impl::State::kNew) return make_error("HTTP_STATE", "the server was started before");
+  if (d.state != Impl::State::kNew)
+    return make_error("HTTP_STATE", "the server was started before");
   const auto& st = d.settings;
   if (st.port < 0 || st.port > 65535) {
     return make_error("HTTP_LISTEN_FAILED", "port " + std::to_string(st.port) + " is out of range");
@@ -699,7 +717,9 @@ Result<int> Server::start() {
   const std::string where = st.address + ":" + std::to_string(st.port);
   error_code ec;
   auto address = asio::ip::make_address(st.address, ec);
-  if (ec) return make_error("HTTP_LISTEN_FAILED", "invalid listen address " + st.address + ": " + ec.message());
+  if (ec)
+    return make_error("HTTP_LISTEN_FAILED",
+                      "invalid listen address " + st.address + ": " + ec.message());
   tcp::endpoint endpoint(address, static_cast<unsigned short>(st.port));
   d.acceptor.open(endpoint.protocol(), ec);
   if (!ec) d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -714,7 +734,8 @@ Result<int> Server::start() {
 
   asio::co_spawn(d.acceptor.get_executor(), d.accept_loop(), asio::detached);
   d.work_guard.emplace(d.ioc.get_executor());
-  for (int i = 0; i < std::max(1, st.io_threads); ++i) d.io_threads.emplace_back([&d] { d.run_io(); });
+  for (int i = 0; i < std::max(1, st.io_threads); ++i)
+    d.io_threads.emplace_back([&d] { d.run_io(); });
   d.state = Impl::State::kRunning;
   d.log.info("listening", {{"address", st.address},
                            {"port", d.port},
@@ -750,7 +771,8 @@ void Server::stop(std::chrono::milliseconds grace) {
     }
   });
   if (!d.wait_sessions_until(deadline)) {
-    d.log.warn("grace period over: closing the remaining connections", {{"connections", d.session_count()}});
+    d.log.warn("grace period over: closing the remaining connections",
+               {{"connections", d.session_count()}});
     d.for_each_session([](Session& s) {
       s.forced = true;
       error_code ignored;

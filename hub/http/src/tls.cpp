@@ -44,12 +44,15 @@ Result<SslCtxPtr> new_context(const SSL_METHOD* method) {
       SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1) {
     return config_error("cannot restrict TLS versions to 1.2-1.3");
   }
-  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_clear_options(c, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_LEGACY_SERVER_CONNECT);
-  if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1) return config_error("cannot set TLS 1.2 ciphers");
-  if (SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1) return config_error("cannot set TLS 1.3 suites");
-  if (SSL_CTX_set1_groups_list(c, kGroups) != 1) return config_error("cannot set key exchange groups");
+  if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1)
+    return config_error("cannot set TLS 1.2 ciphers");
+  if (SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1)
+    return config_error("cannot set TLS 1.3 suites");
+  if (SSL_CTX_set1_groups_list(c, kGroups) != 1)
+    return config_error("cannot set key exchange groups");
   return ctx;
 }
 
@@ -146,9 +149,11 @@ Result<SslCtxPtr> make_client_context(const std::string& ca_file, const std::str
 
 bool expect_server_identity(SSL* ssl, const std::string& host) {
   std::string bare = host;
-  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']')
+    bare = bare.substr(1, bare.size() - 2);
   unsigned char buf[16];
-  bool is_ip = inet_pton(AF_INET, bare.c_str(), buf) == 1 || inet_pton(AF_INET6, bare.c_str(), buf) == 1;
+  bool is_ip =
+      inet_pton(AF_INET, bare.c_str(), buf) == 1 || inet_pton(AF_INET6, bare.c_str(), buf) == 1;
   if (is_ip) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), bare.c_str()) == 1;
   return SSL_set_tlsext_host_name(ssl, bare.c_str()) == 1 && SSL_set1_host(ssl, bare.c_str()) == 1;
 }
@@ -160,7 +165,8 @@ PeerCertificate peer_certificate(SSL* ssl) {
   out.present = true;
   out.subject = name_text(X509_get_subject_name(cert.get()));
   out.issuer = name_text(X509_get_issuer_name(cert.get()));
-  std::unique_ptr<BIGNUM, BnFree> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+  std::unique_ptr<BIGNUM, BnFree> serial(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
   if (serial) {
     char* hex = BN_bn2hex(serial.get());
     if (hex) {
@@ -170,7 +176,8 @@ PeerCertificate peer_certificate(SSL* ssl) {
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  if (X509_digest(cert.get(), EVP_sha256(), md, &md_len) == 1) out.fingerprint_sha256 = to_hex(md, md_len);
+  if (X509_digest(cert.get(), EVP_sha256(), md, &md_len) == 1)
+    out.fingerprint_sha256 = to_hex(md, md_len);
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509(bio.get(), cert.get()) == 1) {
     char* data = nullptr;

@@ -1,11 +1,10 @@
 #include "hub/http/client.hpp"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 
@@ -26,7 +25,8 @@ class SilentListener {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 8) != 0) {
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 8) != 0) {
       throw std::runtime_error("cannot listen");
     }
     socklen_t len = sizeof addr;
@@ -72,7 +72,8 @@ TEST(HttpsClientTest, ReportsARefusedConnectionWithHostAndPort) {
   auto r = HttpsClient::request(to_local(port));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "HTTP_CONNECT_FAILED");
-  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << r.error().message;
 }
 
 TEST(HttpsClientTest, ReportsAnUnreadableCaFile) {

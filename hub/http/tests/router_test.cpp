@@ -1,8 +1,8 @@
 #include "hub/http/router.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace hub::http {
@@ -44,15 +44,18 @@ TEST(RouterTest, DecodesPercentEscapesInParams) {
 TEST(RouterTest, LiteralSegmentsMustMatchExactly) {
   Router router;
   router.add("GET", "/connectors/{connector}/v1/messages/{message_id}", echo_params);
-  EXPECT_EQ(router.handle(make_request("GET", "/connectors/gx-market/v2/messages/M-1")).status, 404);
+  EXPECT_EQ(router.handle(make_request("GET", "/connectors/gx-market/v2/messages/M-1")).status,
+            404);
   EXPECT_EQ(router.handle(make_request("GET", "/connectors/gx-market/v1/messages")).status, 404);
-  EXPECT_EQ(router.handle(make_request("GET", "/connectors/gx-market/v1/messages/M-1/x")).status, 404);
+  EXPECT_EQ(router.handle(make_request("GET", "/connectors/gx-market/v1/messages/M-1/x")).status,
+            404);
   EXPECT_EQ(router.handle(make_request("GET", "/connectors//v1/messages/M-1")).status, 404);
 }
 
 TEST(RouterTest, AnswersNotFoundProblemForUnknownPath) {
   Router router;
-  router.add("GET", "/health", [](const Request&, const RouteParams&) { return Response::text(200, "ok"); });
+  router.add("GET", "/health",
+             [](const Request&, const RouteParams&) { return Response::text(200, "ok"); });
   auto r = router.handle(make_request("GET", "/nowhere"));
   EXPECT_EQ(r.status, 404);
   ASSERT_NE(r.header("content-type"), nullptr);
@@ -74,8 +77,10 @@ TEST(RouterTest, AnswersMethodNotAllowedWithAllowHeader) {
 
 TEST(RouterTest, FirstMatchingRouteWins) {
   Router router;
-  router.add("GET", "/a/special", [](const Request&, const RouteParams&) { return Response::text(200, "literal"); });
-  router.add("GET", "/a/{x}", [](const Request&, const RouteParams&) { return Response::text(200, "param"); });
+  router.add("GET", "/a/special",
+             [](const Request&, const RouteParams&) { return Response::text(200, "literal"); });
+  router.add("GET", "/a/{x}",
+             [](const Request&, const RouteParams&) { return Response::text(200, "param"); });
   EXPECT_EQ(router.handle(make_request("GET", "/a/special")).body, "literal");
   EXPECT_EQ(router.handle(make_request("GET", "/a/other")).body, "param");
 }
@@ -99,19 +104,20 @@ TEST(RouterTest, HandlerExceptionBecomesInternalProblem) {
   auto r = router.handle(make_request("GET", "/boom"));
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(body_of(r)["code"], "INTERNAL");
-  EXPECT_EQ(r.body.find("hunter2"), std::string::npos) << "exception text must not reach the client";
+  EXPECT_EQ(r.body.find("hunter2"), std::string::npos)
+      << "exception text must not reach the client";
 }
 
 TEST(RouterTest, HeadCheckSeesTheRequestAndParams) {
   Router router;
-  router.add(
-      "POST", "/connectors/{connector}/v1/trades", echo_params,
-      [](const Request& req, const RouteParams& params) -> std::optional<Response> {
-        if (!req.peer.present) {
-          return Response::problem(403, "SIGNATURE_INVALID", "", "no certificate for " + params.at("connector"));
-        }
-        return std::nullopt;
-      });
+  router.add("POST", "/connectors/{connector}/v1/trades", echo_params,
+             [](const Request& req, const RouteParams& params) -> std::optional<Response> {
+               if (!req.peer.present) {
+                 return Response::problem(403, "SIGNATURE_INVALID", "",
+                                          "no certificate for " + params.at("connector"));
+               }
+               return std::nullopt;
+             });
   auto req = make_request("POST", "/connectors/jcm/v1/trades");
   auto m = router.match(req.method, req.path);
   ASSERT_EQ(m.outcome, RouteMatch::Outcome::kMatched);
@@ -133,7 +139,8 @@ TEST(RouterTest, RejectsMalformedPatterns) {
 }
 
 TEST(ResponseTest, ProblemIsRfc9457WithCodeAndMessageId) {
-  auto r = Response::problem(413, "TOO_LARGE", "", "The body is larger than 1024 bytes.", "M-42", 3);
+  auto r =
+      Response::problem(413, "TOO_LARGE", "", "The body is larger than 1024 bytes.", "M-42", 3);
   EXPECT_EQ(r.status, 413);
   ASSERT_NE(r.header("content-type"), nullptr);
   EXPECT_EQ(*r.header("content-type"), "application/problem+json");

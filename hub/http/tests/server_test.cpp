@@ -1,13 +1,13 @@
 #include "hub/http/server.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
@@ -68,7 +68,8 @@ class HttpsServerTest : public ::testing::Test {
   }
   int start(Router router) { return start(std::move(router), settings()); }
 
-  ClientRequest request(int port, std::string method, std::string target, std::string body = "") const {
+  ClientRequest request(int port, std::string method, std::string target,
+                        std::string body = "") const {
     ClientRequest r;
     r.host = "127.0.0.1";
     r.port = port;
@@ -108,7 +109,8 @@ Response ok_text(const Request&, const RouteParams&) { return Response::text(200
 TEST_F(HttpsServerTest, AnswersOverTlsAndTheClientVerifiesTheServer) {
   Router router;
   router.add("GET", "/hello/{name}", [](const Request& req, const RouteParams& p) {
-    return Response::json(200, {{"hello", p.at("name")}, {"query", req.query}, {"thread", "worker"}});
+    return Response::json(200,
+                          {{"hello", p.at("name")}, {"query", req.query}, {"thread", "worker"}});
   });
   int port = start(std::move(router));
 
@@ -148,8 +150,12 @@ TEST_F(HttpsServerTest, AnswersOverTlsAndTheClientVerifiesTheServer) {
         return text.find("hub_http_request_duration_seconds_count 4") != std::string::npos;
       },
       2s);
-  EXPECT_NE(text.find("hub_http_requests_total{route=\"/hello/{name}\",code=\"200\"} 2"), std::string::npos) << text;
-  EXPECT_NE(text.find("hub_http_requests_total{route=\"unmatched\",code=\"404\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("hub_http_requests_total{route=\"/hello/{name}\",code=\"200\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hub_http_requests_total{route=\"unmatched\",code=\"404\"} 1"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("hub_http_request_duration_seconds_count 4"), std::string::npos) << text;
   EXPECT_NE(text.find("hub_http_in_flight 0"), std::string::npos) << text;
 }
@@ -161,7 +167,8 @@ TEST_F(HttpsServerTest, ClientRefusesAServerSignedByAnotherCa) {
   auto r = HttpsClient::request(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "HTTP_TLS_FAILED");
-  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << r.error().message;
   EXPECT_NE(r.error().message.find("certificate"), std::string::npos) << r.error().message;
 }
 
@@ -242,14 +249,16 @@ TEST_F(HttpsServerTest, RefusesTls11) {
   auto c = RawTlsClient::connect(port, o, &error);
   EXPECT_EQ(c, nullptr);
   EXPECT_NE(error.find("handshake"), std::string::npos) << error;
-  EXPECT_TRUE(wait_until([&] { return handshake_failures() == 1; }, 2s)) << "the server saw no failed handshake";
+  EXPECT_TRUE(wait_until([&] { return handshake_failures() == 1; }, 2s))
+      << "the server saw no failed handshake";
 }
 
 TEST_F(HttpsServerTest, AcceptsTls12OnlyWithEcdheAeadCiphers) {
   int port = start(Router().add("GET", "/", ok_text));
   auto o = raw_options();
   o.max_version = TLS1_2_VERSION;
-  o.cipher_list = "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA:AES128-GCM-SHA256";  // CBC or no ECDHE
+  o.cipher_list =
+      "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA:AES128-GCM-SHA256";  // CBC or no ECDHE
   std::string error;
   EXPECT_EQ(RawTlsClient::connect(port, o, &error), nullptr);
   EXPECT_NE(error.find("handshake"), std::string::npos) << error;
@@ -327,7 +336,9 @@ TEST_F(HttpsServerTest, RefusesAChunkedBodyThatGrowsOverTheLimit) {
 }
 
 TEST_F(HttpsServerTest, AppliesTheLongestPrefixBodyLimit) {
-  auto size_of = [](const Request& req, const RouteParams&) { return Response::text(200, std::to_string(req.body.size())); };
+  auto size_of = [](const Request& req, const RouteParams&) {
+    return Response::text(200, std::to_string(req.body.size()));
+  };
   Router router;
   router.add("POST", "/files/{name}", size_of)
       .add("POST", "/files/small/{name}", size_of)
@@ -362,8 +373,10 @@ TEST_F(HttpsServerTest, AnswersOverloadedWhenMaxInFlightHandlersAreBusy) {
                                   return Response::text(200, "done");
                                 }),
                    s);
-  auto first = std::async(std::launch::async, [&] { return HttpsClient::request(request(port, "GET", "/slow")); });
-  auto second = std::async(std::launch::async, [&] { return HttpsClient::request(request(port, "GET", "/slow")); });
+  auto first = std::async(std::launch::async,
+                          [&] { return HttpsClient::request(request(port, "GET", "/slow")); });
+  auto second = std::async(std::launch::async,
+                           [&] { return HttpsClient::request(request(port, "GET", "/slow")); });
   ASSERT_TRUE(gate.wait_for_waiters(2, 5s));
   EXPECT_NE(metrics_.render().find("hub_http_in_flight 2"), std::string::npos);
 
@@ -384,7 +397,10 @@ TEST_F(HttpsServerTest, AnswersOverloadedWhenMaxInFlightHandlersAreBusy) {
   EXPECT_EQ(r1->status, 200);
   EXPECT_EQ(r2->status, 200);
   EXPECT_TRUE(wait_until(
-      [&] { return metrics_.render().find("hub_http_requests_total{route=\"/slow\",code=\"503\"} 1") != std::string::npos; },
+      [&] {
+        return metrics_.render().find("hub_http_requests_total{route=\"/slow\",code=\"503\"} 1") !=
+               std::string::npos;
+      },
       2s));
 }
 
@@ -415,7 +431,8 @@ TEST_F(HttpsServerTest, StopWaitsForAnInFlightRequestAndRefusesNewConnections) {
   ASSERT_TRUE(idle->send("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"));
   ASSERT_TRUE(idle->read_response().has_value());
 
-  auto slow = std::async(std::launch::async, [&] { return HttpsClient::request(request(port, "GET", "/slow")); });
+  auto slow = std::async(std::launch::async,
+                         [&] { return HttpsClient::request(request(port, "GET", "/slow")); });
   ASSERT_TRUE(gate.wait_for_waiters(1, 5s));
 
   std::atomic<bool> stopped{false};
@@ -474,7 +491,8 @@ TEST_F(HttpsServerTest, FiftyKeepAliveClientsEachDoTwentyRequests) {
         auto r = conn->read_response();
         if (!r || r->status != 200 || r->body != want || r->headers.count("connection")) {
           std::lock_guard lock(errors_mu);
-          errors.push_back("client " + std::to_string(c) + " request " + std::to_string(i) + " failed");
+          errors.push_back("client " + std::to_string(c) + " request " + std::to_string(i) +
+                           " failed");
           return;
         }
         ++ok;
@@ -509,13 +527,15 @@ TEST_F(HttpsServerTest, HeadCheckRefusesBeforeTheBodyIsRead) {
       },
       [](const Request& req, const RouteParams& p) -> std::optional<Response> {
         if (req.peer.present) return std::nullopt;
-        return Response::problem(403, "SIGNATURE_INVALID", "", "no registered certificate for " + p.at("connector"));
+        return Response::problem(403, "SIGNATURE_INVALID", "",
+                                 "no registered certificate for " + p.at("connector"));
       });
   int port = start(std::move(router));
 
   auto c = raw_connect(port);
   ASSERT_NE(c, nullptr);
-  ASSERT_TRUE(c->send("POST /connectors/jcm/v1/messages HTTP/1.1\r\nHost: t\r\nContent-Length: 500000\r\n\r\n"));
+  ASSERT_TRUE(c->send(
+      "POST /connectors/jcm/v1/messages HTTP/1.1\r\nHost: t\r\nContent-Length: 500000\r\n\r\n"));
   auto r = c->read_response();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 403);
@@ -528,8 +548,9 @@ TEST_F(HttpsServerTest, HeadCheckRefusesBeforeTheBodyIsRead) {
   std::string error;
   auto with_cert = RawTlsClient::connect(port, o, &error);
   ASSERT_NE(with_cert, nullptr) << error;
-  ASSERT_TRUE(with_cert->send(
-      "POST /connectors/jcm/v1/messages HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  ASSERT_TRUE(
+      with_cert->send("POST /connectors/jcm/v1/messages HTTP/1.1\r\nHost: t\r\nExpect: "
+                      "100-continue\r\nContent-Length: 5\r\n\r\n"));
   auto interim = with_cert->read_response();
   ASSERT_TRUE(interim.has_value());
   EXPECT_EQ(interim->status, 100);
@@ -549,6 +570,36 @@ TEST_F(HttpsServerTest, AnswersMalformedRequestsWithAProblem) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 400);
   EXPECT_EQ(json_of(r->body)["code"], "MALFORMED");
+  EXPECT_TRUE(c->wait_closed());
+
+  // Both framings at once is the classic request-smuggling vector: refused, not guessed.
+  auto smuggler = raw_connect(port);
+  ASSERT_NE(smuggler, nullptr);
+  ASSERT_TRUE(
+      smuggler->send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n0\r\n\r\n"));
+  auto r2 = smuggler->read_response();
+  ASSERT_TRUE(r2.has_value());
+  EXPECT_EQ(r2->status, 400);
+}
+
+TEST_F(HttpsServerTest, AnswersHeadWithoutABody) {
+  int port = start(Router().add("HEAD", "/doc", [](const Request&, const RouteParams&) {
+    return Response::text(200, "twelve bytes");
+  }));
+  auto c = raw_connect(port);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(
+      c->send("HEAD /doc HTTP/1.1\r\nHost: t\r\n\r\nHEAD /doc HTTP/1.1\r\nHost: t\r\n\r\n"));
+  // RawTlsClient reads Content-Length bytes of body: a body sent anyway would corrupt the
+  // second answer. So read the first head by hand.
+  auto first = c->read_head_only();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->headers["content-length"], "12");
+  auto second = c->read_head_only();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 200);
 }
 
 TEST_F(HttpsServerTest, StartReportsUnusableFilesAndBusyPorts) {

@@ -66,19 +66,46 @@ struct PkiHolder {
     hub::testing::write_file(d / "openssl.cnf", kConfig);
     const std::string cnf = p("openssl.cnf");
     auto make_ca = [&](const std::string& name, const std::string& cn) {
-      must({"openssl", "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:P-256", "-keyout", p(name + ".key"), "-out", p(name + ".crt"), "-days",
-            "2", "-subj", "/CN=" + cn, "-config", cnf, "-extensions", "v3_ca"});
+      must({"openssl",
+            "req",
+            "-x509",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            p(name + ".key"),
+            "-out",
+            p(name + ".crt"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=" + cn,
+            "-config",
+            cnf,
+            "-extensions",
+            "v3_ca"});
     };
     int serial = 0x1000;
     auto make_leaf = [&](const std::string& name, const std::string& ca, const std::string& subject,
                          const std::string& section) {
-      must({"openssl", "req", "-new", "-nodes", "-utf8", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:P-256", "-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj",
-            subject, "-config", cnf});
-      must({"openssl", "x509", "-req", "-in", p(name + ".csr"), "-CA", p(ca + ".crt"), "-CAkey",
-            p(ca + ".key"), "-set_serial", std::to_string(++serial), "-days", "2", "-out",
-            p(name + ".crt"), "-extfile", cnf, "-extensions", section});
+      // One command per certificate: OpenSSL 3's req signs with -CA directly.
+      must({"openssl",     "req",
+            "-x509",       "-new",
+            "-nodes",      "-utf8",
+            "-newkey",     "ec",
+            "-pkeyopt",    "ec_paramgen_curve:P-256",
+            "-keyout",     p(name + ".key"),
+            "-out",        p(name + ".crt"),
+            "-subj",       subject,
+            "-days",       "2",
+            "-config",     cnf,
+            "-extensions", section,
+            "-CA",         p(ca + ".crt"),
+            "-CAkey",      p(ca + ".key"),
+            "-set_serial", std::to_string(++serial)});
     };
     make_ca("ca", "Test Hub CA");
     make_ca("other-ca", "Unrelated CA");
@@ -99,14 +126,16 @@ struct PkiHolder {
     pki.other_client_cert = p("other-client.crt");
     pki.other_client_key = p("other-client.key");
 
-    auto fp = run_command({"openssl", "x509", "-in", pki.client_cert, "-noout", "-fingerprint", "-sha256"});
+    auto fp = run_command(
+        {"openssl", "x509", "-in", pki.client_cert, "-noout", "-fingerprint", "-sha256"});
     // "sha256 Fingerprint=AB:CD:..."
     std::string hex = trim(fp.output.substr(fp.output.find('=') + 1));
     std::erase(hex, ':');
-    std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(hex.begin(), hex.end(), hex.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     pki.client_fingerprint = hex;
-    auto subj = run_command({"openssl", "x509", "-in", pki.client_cert, "-noout", "-subject", "-nameopt",
-                             "RFC2253,-esc_msb"});
+    auto subj = run_command({"openssl", "x509", "-in", pki.client_cert, "-noout", "-subject",
+                             "-nameopt", "RFC2253,-esc_msb"});
     // "subject=CN=...,O=...,C=JP"
     pki.client_subject = trim(subj.output.substr(subj.output.find('=') + 1));
   }
@@ -119,7 +148,8 @@ const TestPki& pki() {
   return holder.pki;
 }
 
-std::unique_ptr<RawTlsClient> RawTlsClient::connect(int port, const Options& o, std::string* error) {
+std::unique_ptr<RawTlsClient> RawTlsClient::connect(int port, const Options& o,
+                                                    std::string* error) {
   std::unique_ptr<RawTlsClient> c(new RawTlsClient());
   auto fail = [&](const std::string& what) {
     std::string detail;
@@ -156,7 +186,8 @@ std::unique_ptr<RawTlsClient> RawTlsClient::connect(int port, const Options& o, 
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(c->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("connect");
+  if (::connect(c->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return fail("connect");
   c->ssl_ = SSL_new(c->ctx_);
   SSL_set_fd(c->ssl_, c->fd_);
   if (SSL_connect(c->ssl_) != 1) return fail("handshake");
@@ -187,6 +218,19 @@ bool RawTlsClient::fill() {
 }
 
 std::optional<RawResponse> RawTlsClient::read_response() {
+  auto r = read_head_only();
+  if (!r) return r;
+  std::size_t length =
+      r->headers.count("content-length") ? std::stoul(r->headers["content-length"]) : 0;
+  while (pending_.size() < length) {
+    if (!fill()) return std::nullopt;
+  }
+  r->body = pending_.substr(0, length);
+  pending_.erase(0, length);
+  return r;
+}
+
+std::optional<RawResponse> RawTlsClient::read_head_only() {
   std::size_t end;
   while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
     if (!fill()) return std::nullopt;
@@ -204,18 +248,13 @@ std::optional<RawResponse> RawTlsClient::read_response() {
     std::string line = head.substr(pos, next - pos);
     auto colon = line.find(':');
     std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     std::string value = line.substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     r.headers[name] = value;
     pos = next + 2;
   }
-  std::size_t length = r.headers.count("content-length") ? std::stoul(r.headers["content-length"]) : 0;
-  while (pending_.size() < length) {
-    if (!fill()) return std::nullopt;
-  }
-  r.body = pending_.substr(0, length);
-  pending_.erase(0, length);
   return r;
 }
 

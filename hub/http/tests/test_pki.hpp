@@ -3,6 +3,8 @@
 // TLS client on plain OpenSSL that can do what HttpsClient deliberately cannot (old
 // protocol versions, weak ciphers, partial requests, keep-alive).
 
+#include <openssl/ssl.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -10,20 +12,18 @@
 #include <string>
 #include <string_view>
 
-#include <openssl/ssl.h>
-
 namespace hub::http::testing {
 
 // Made once per test process, in a temporary folder removed at exit.
 struct TestPki {
   std::filesystem::path dir;
-  std::string ca_cert;            // "Test Hub CA"
-  std::string server_cert, server_key;  // SAN IP:127.0.0.1, DNS:localhost
-  std::string wrong_name_cert, wrong_name_key;  // same CA, SAN DNS:elsewhere.example only
-  std::string client_cert, client_key;  // clientAuth, issued by the CA
-  std::string client_subject;           // as the openssl tool prints it (RFC 2253)
-  std::string client_fingerprint;       // lower-case hex SHA-256, from the openssl tool
-  std::string other_ca_cert;            // an unrelated CA
+  std::string ca_cert;                              // "Test Hub CA"
+  std::string server_cert, server_key;              // SAN IP:127.0.0.1, DNS:localhost
+  std::string wrong_name_cert, wrong_name_key;      // same CA, SAN DNS:elsewhere.example only
+  std::string client_cert, client_key;              // clientAuth, issued by the CA
+  std::string client_subject;                       // as the openssl tool prints it (RFC 2253)
+  std::string client_fingerprint;                   // lower-case hex SHA-256, from the openssl tool
+  std::string other_ca_cert;                        // an unrelated CA
   std::string other_client_cert, other_client_key;  // issued by the unrelated CA
 };
 const TestPki& pki();
@@ -44,7 +44,8 @@ class RawTlsClient {
     std::string cipher_list;  // TLS 1.2 ciphers, OpenSSL syntax; empty: library default
   };
   // Connects to 127.0.0.1:port and completes the handshake; nullptr and *error on failure.
-  static std::unique_ptr<RawTlsClient> connect(int port, const Options& options, std::string* error);
+  static std::unique_ptr<RawTlsClient> connect(int port, const Options& options,
+                                               std::string* error);
   ~RawTlsClient();
   RawTlsClient(const RawTlsClient&) = delete;
   RawTlsClient& operator=(const RawTlsClient&) = delete;
@@ -52,6 +53,8 @@ class RawTlsClient {
   bool send(std::string_view data);
   // One response: head, then a Content-Length body. nullopt on EOF, error or timeout.
   std::optional<RawResponse> read_response();
+  // One response head only (for answers to HEAD, which have no body).
+  std::optional<RawResponse> read_head_only();
   // True when the server closes the connection (or breaks it) within the receive timeout.
   bool wait_closed();
 

@@ -2,16 +2,16 @@
 // The plain values that cross the HTTP boundary: a request as the hub's code sees it, the
 // client certificate of the TLS session it arrived on, and the response a handler returns.
 // No Beast or Asio types: the server and the client translate at their edges.
-// Value types, no thread-safety of their own.
+// Value types, no thread-safety of their own. Only nlohmann::json's declaration is included:
+// callers that build one include <nlohmann/json.hpp>.
 
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace hub::http {
 

@@ -7,7 +7,7 @@
 // block (on the database, say) without stalling the I/O.
 //
 // Answers the server gives on its own (all RFC 9457 problem+json):
-//   400 MALFORMED      unparsable request head or path
+//   400 MALFORMED      unparsable request head or path (431 when the head is too big)
 //   404 NOT_FOUND / 405 METHOD_NOT_ALLOWED (with Allow)
 //   413 TOO_LARGE      Content-Length over the limit (decided before any body is read) or
 //                      a chunked body that grows over it; the connection is then closed
@@ -40,7 +40,7 @@ namespace hub::http {
 
 struct ServerSettings {
   std::string address = "127.0.0.1";
-  int port = 0;  // 0: a free port, reported by start()
+  int port = 0;           // 0: a free port, reported by start()
   std::string cert_file;  // PEM chain, leaf first
   std::string key_file;   // PEM private key
   // Optional. When set, clients MAY present a certificate, which is then verified against
