@@ -96,7 +96,8 @@ struct Options {
   std::vector<std::string> sql_files;
   bool keep = false;
   int profile = 0;  // --profile [SCALE%]: 0 = off
-  int explain_slow_ms = 0;  // --explain-slow MS: auto_explain in the scratch database
+  int explain_slow_ms = 0;    // --explain-slow MS: auto_explain in the scratch database
+  int explain_sealer_ms = 0;  // --explain-sealer MS: auto_explain in the sealer's session only
   std::string command;
 };
 
@@ -107,7 +108,9 @@ struct Options {
                "                    [--seal-interval-ms MS (0: no sealer)] [--sql FILE]... [--keep]\n"
                "                    [--profile] [--profile-scale PERCENT]   (--modes none: no runs)\n"
                "                    [--explain-slow MS]  (plans of statements slower than MS, nested ones\n"
-               "                    included, go to the server log: var/log/postgres.log)\n");
+               "                    included, go to the server log: var/log/postgres.log)\n"
+               "                    [--explain-sealer MS]  (the same for the sealer's session only; it\n"
+               "                    then connects as gx_super)\n");
   std::exit(code);
 }
 
@@ -149,6 +152,7 @@ Options parse_options(int argc, char** argv) {
       else if (a == "--profile") o.profile = 100;
       else if (a == "--profile-scale") o.profile = std::stoi(need(i));
       else if (a == "--explain-slow") o.explain_slow_ms = std::stoi(need(i));
+      else if (a == "--explain-sealer") o.explain_sealer_ms = std::stoi(need(i));
       else if (a == "-h" || a == "--help") usage(0);
       else usage(2);
     } catch (const std::logic_error&) {
@@ -931,7 +935,13 @@ int main(int argc, char** argv) {
 
     Sealer sealer;
     std::thread sealer_thread;
-    if (o.seal_interval_ms > 0) sealer_thread = std::thread(run_sealer, db.app(), o.seal_interval_ms, std::ref(sealer));
+    std::string sealer_ci = db.app();
+    if (o.explain_sealer_ms > 0) {
+      sealer_ci = conninfo("gx_super", secret("pg_super.password"), db.name()) +
+                  " options='-c session_preload_libraries=auto_explain -c auto_explain.log_nested_statements=on"
+                  " -c auto_explain.log_min_duration=" + std::to_string(o.explain_sealer_ms) + "'";
+    }
+    if (o.seal_interval_ms > 0) sealer_thread = std::thread(run_sealer, sealer_ci, o.seal_interval_ms, std::ref(sealer));
     json runs = json::array();
     int run_no = 0;
     for (const auto& mode : o.modes) {
