@@ -8,12 +8,17 @@ std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
+  return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+std::string to_hex(std::string_view data) {
+  static const char* const kDigits = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
+  out.resize(data.size() * 2);
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    auto b = static_cast<unsigned char>(data[i]);
+    out[2 * i] = kDigits[b >> 4];
+    out[2 * i + 1] = kDigits[b & 15];
   }
   return out;
 }

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace hub {
 
@@ -38,5 +40,10 @@ class ManualClock final : public Clock {
 
 // RFC 3339 in UTC with milliseconds, e.g. 2026-11-21T06:30:02.123Z.
 std::string format_rfc3339_utc(TimePoint t);
+
+// Parses an RFC 3339 date-time with an explicit offset ("Z" or "+09:00"), fractional
+// seconds optional, e.g. 2026-11-21T15:30:02+09:00. nullopt when it is anything else
+// (a date alone, no offset, out-of-range fields).
+std::optional<TimePoint> parse_rfc3339(std::string_view text);
 
 }  // namespace hub

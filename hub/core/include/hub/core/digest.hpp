@@ -5,4 +5,6 @@
 namespace hub {
 // Lower-case hex SHA-256 of the bytes.
 std::string sha256_hex(std::string_view data);
+// Lower-case hex of the bytes.
+std::string to_hex(std::string_view data);
 }  // namespace hub
