@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "hub/app/intake_commands.hpp"
 #include "hub/app/ledger_commands.hpp"
 #include "hub/app/settings.hpp"
 #include "hub/core/config.hpp"
@@ -28,7 +29,7 @@ void usage(std::ostream& out) {
          "  status [--json]   hubd, PostgreSQL and RabbitMQ: up or down, versions, schema\n"
          "                    version, queue depths. Exit 0 when everything answers.\n"
          "  version           print hubctl's version\n"
-      << hub::app::ledger_commands_usage() << "\n"
+      << hub::app::ledger_commands_usage() << hub::app::intake_commands_usage() << "\n"
          "--config defaults to hub/app/hubd.conf; HUB_<SECTION>_<KEY> variables override it.\n";
 }
 
@@ -194,6 +195,7 @@ int main(int argc, char** argv) {
       return status(*settings, as_json);
     }
     if (auto rc = hub::app::run_ledger_command(*settings, rest)) return *rc;
+    if (auto rc = hub::app::run_intake_command(*settings, rest)) return *rc;
   } catch (const std::exception& e) {
     std::cerr << "hubctl: " << e.what() << "\n";
     return 1;

@@ -90,6 +90,26 @@ Result<HubSettings> load_settings(const Config& cfg) {
   s.startup_wait = wait;
   s.ca_file = cfg.get_path("hubctl.ca_file", "var/pki/ca.crt").string();
   s.services_dir = cfg.get_path("hubctl.services_dir", "hub/services").string();
+
+  HUB_TRY_ASSIGN(skew, cfg.get_duration("intake.max_clock_skew", std::chrono::minutes(10)));
+  s.max_clock_skew = std::chrono::duration_cast<std::chrono::seconds>(skew);
+  HUB_TRY_ASSIGN(apply_batch, cfg.get_int("intake.apply_batch", 500));
+  if (apply_batch < 1 || apply_batch > 5000) {
+    return make_error("CONFIG_INVALID", cfg.origin() + ": intake.apply_batch must be 1..5000");
+  }
+  s.apply_batch = static_cast<int>(apply_batch);
+  s.receipt_key_file = cfg.get_path("receipts.jws_key_file", "var/pki/hub-receipt-ec.key").string();
+  s.receipt_cert_file = cfg.get_path("receipts.jws_cert_file", "var/pki/hub-receipt-ec.crt").string();
+  s.receipt_kid = cfg.get_string("receipts.kid", "");
+  for (const char* c : {"gx-market", "jcredit", "jcm", "exchange"}) {
+    auto url = cfg.get_string(std::string("callbacks.") + c, "");
+    if (url.empty()) continue;
+    if (url.rfind("https://", 0) != 0) {
+      return make_error("CONFIG_INVALID", cfg.origin() + ": callbacks." + c + " must be an https:// URL, got " + url);
+    }
+    s.callback_urls[c] = url;
+  }
+  s.callback_ca_file = cfg.get_path("callbacks.ca_file", "var/pki/ca.crt").string();
   return s;
 }
 

@@ -3,6 +3,7 @@
 // Only the composition root (hub/app) knows about Config and about every module.
 
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "hub/core/config.hpp"
@@ -24,6 +25,16 @@ struct HubSettings {
   std::chrono::milliseconds startup_wait{60000};
   std::string ca_file;       // what hubctl trusts
   std::string services_dir;  // hub/services: the scripts that run PostgreSQL and RabbitMQ
+
+  // Intake (docs/intake.md).
+  std::chrono::seconds max_clock_skew{600};
+  int apply_batch = 500;
+  std::string receipt_key_file;
+  std::string receipt_cert_file;
+  std::string receipt_kid;
+  // Per connector: the URL final receipts are POSTed to (absent: none).
+  std::map<std::string, std::string> callback_urls;
+  std::string callback_ca_file;
 };
 
 Result<HubSettings> load_settings(const Config& cfg);
