@@ -78,7 +78,8 @@ class ObjectCheck {
     const auto& v = obj_[f];
     if (!v.is_number_integer()) return fail(at(f), "must be a whole number (no decimal point, not a string)");
     if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-      return fail(at(f), "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+      return fail(at(f), "is " + std::to_string(v.get<std::uint64_t>()) + "; it must be between " + std::to_string(lo) +
+                             " and " + std::to_string(hi));
     }
     out = v.get<std::int64_t>();
     if (out < lo || out > hi) {
