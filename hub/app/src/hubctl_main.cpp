@@ -93,7 +93,7 @@ json mq_status(const hub::app::HubSettings& s) {
   out["up"] = true;
   out["server_version"] = (*c)->server_product() + " " + (*c)->server_version();
   json queues = json::array();
-  for (const auto& q : hub::queue::hub_topology().queues) {
+  for (const auto& q : hub::queue::hub_topology(s.mq_suffix).queues) {
     auto d = (*c)->queue_depth(q.name);
     if (d.ok()) {
       queues.push_back({{"name", q.name}, {"messages", d->messages}, {"consumers", d->consumers}});

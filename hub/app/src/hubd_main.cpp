@@ -198,7 +198,7 @@ int run(const Args& args) {
       why = conn.error().to_string();
       return false;
     }
-    auto st = hub::queue::declare_topology(**conn, hub::queue::hub_topology());
+    auto st = hub::queue::declare_topology(**conn, hub::queue::hub_topology(s.mq_suffix));
     if (!st.ok()) {
       kLog.error("RabbitMQ topology refused", {{"error", st.error().to_string()}});
       std::exit(4);
@@ -219,7 +219,7 @@ int run(const Args& args) {
       .set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
                                    started.time_since_epoch()).count()));
   hub::app::Readiness readiness(s.db_app_conninfo, s.mq);
-  for (const auto& q : hub::queue::hub_topology().queues) {
+  for (const auto& q : hub::queue::hub_topology(s.mq_suffix).queues) {
     metrics.callback_gauge("hub_queue_messages", "Messages ready in a RabbitMQ queue (-1: broker unreachable).",
                            [&readiness, name = q.name] { return readiness.queue_depth(name); },
                            "queue=\"" + q.name + "\"");

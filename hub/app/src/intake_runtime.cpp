@@ -17,7 +17,9 @@ Result<std::unique_ptr<IntakeRuntime>> IntakeRuntime::create(const HubSettings& 
 
   std::vector<const intake::Connector*> list;
   for (const auto& c : rt->connectors_) list.push_back(c.get());
-  rt->relay_ = std::make_unique<intake::Relay>(intake::RelaySettings{s.db_app_conninfo, s.mq}, metrics);
+  intake::RelaySettings rs{s.db_app_conninfo, s.mq};
+  rs.exchange = "gx.inbound" + s.mq_suffix;
+  rt->relay_ = std::make_unique<intake::Relay>(rs, metrics);
   intake::IntakeSettings is;
   is.max_clock_skew = s.max_clock_skew;
   rt->service_ = std::make_unique<intake::IntakeService>(is, list, trust, pool, SystemClock::instance(),
@@ -28,7 +30,7 @@ Result<std::unique_ptr<IntakeRuntime>> IntakeRuntime::create(const HubSettings& 
     intake::ApplierSettings as;
     as.db_conninfo = s.db_app_conninfo;
     as.mq = s.mq;
-    as.queue = "gx.apply." + c->name();
+    as.queue = "gx.apply." + c->name() + s.mq_suffix;
     as.batch = static_cast<std::size_t>(s.apply_batch);
     as.callbacks = s.callback_urls.count(c->name()) > 0;
     rt->appliers_.push_back(std::make_unique<intake::Applier>(as, *c, metrics));

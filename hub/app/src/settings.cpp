@@ -85,6 +85,7 @@ Result<HubSettings> load_settings(const Config& cfg) {
   s.mq.heartbeat_seconds = static_cast<int>(heartbeat.count() / 1000);
   HUB_TRY_ASSIGN(mq_connect, cfg.get_duration("mq.connect_timeout", std::chrono::seconds(5)));
   s.mq.connect_timeout = mq_connect;
+  s.mq_suffix = cfg.get_string("mq.queue_suffix", "");
 
   HUB_TRY_ASSIGN(wait, cfg.get_duration("startup.wait_for_dependencies", std::chrono::seconds(60)));
   s.startup_wait = wait;

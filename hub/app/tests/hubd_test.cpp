@@ -9,6 +9,7 @@
 #include "hub/db/pg.hpp"
 #include "hub/http/client.hpp"
 #include "hub/testing/test_env.hpp"
+#include "mq_test_support.hpp"
 
 namespace hub {
 namespace {
@@ -32,6 +33,7 @@ class HubdE2eTest : public ::testing::Test {
                                 "\npassword_file = " + (secrets / "pg_app.password").string() +
                                 "\nowner_password_file = " + (secrets / "pg_owner.password").string() +
                                 "\npool_size = 4\n[mq]\nport = " + std::to_string(ht::services().mq_port) +
+                                "\nqueue_suffix = " + suffix_ +
                                 "\npassword_file = " + (secrets / "mq.password").string() +
                                 "\n[startup]\nwait_for_dependencies = 3s\n"
                                 "[hubctl]\nca_file = " + (pki / "ca.crt").string() + "\n");
@@ -63,6 +65,10 @@ class HubdE2eTest : public ::testing::Test {
   }
 
   ht::TempDir dir_;
+  // This hubd's own exchanges and queues, deleted at the end: it never takes the work of
+  // another hub on the same broker.
+  std::string suffix_ = "." + queue::mqtest::unique_name("e2e");
+  queue::mqtest::TopologyCleanup cleanup_{queue::hub_topology(suffix_)};
   std::unique_ptr<ht::ScratchDatabase> db_;
   std::filesystem::path config_;
   int port_ = 0;
@@ -88,8 +94,9 @@ TEST_F(HubdE2eTest, ServesProbesAndMetricsOverTlsAndStopsGracefully) {
   ASSERT_TRUE(metrics.ok());
   EXPECT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->body.find("hub_build_info{version="), std::string::npos) << metrics->body;
-  EXPECT_NE(metrics->body.find("hub_queue_messages{queue=\"gx.apply.gx-market\"} "), std::string::npos);
-  EXPECT_EQ(metrics->body.find("hub_queue_messages{queue=\"gx.apply.gx-market\"} -1"), std::string::npos);
+  const std::string depth = "hub_queue_messages{queue=\"gx.apply.gx-market" + suffix_ + "\"} ";
+  EXPECT_NE(metrics->body.find(depth), std::string::npos) << metrics->body;
+  EXPECT_EQ(metrics->body.find(depth + "-1"), std::string::npos);
 
   auto page = get("/");
   ASSERT_TRUE(page.ok());

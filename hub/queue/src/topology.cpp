@@ -27,23 +27,25 @@ const std::vector<std::string>& hub_connectors() {
   return connectors;
 }
 
-Topology hub_topology() {
+Topology hub_topology(const std::string& suffix) {
+  const std::string inbound = std::string(kInboundExchange) + suffix;
+  const std::string dead = std::string(kDeadExchange) + suffix;
   Topology t;
-  t.exchanges.push_back({kInboundExchange, "direct", true});
-  t.exchanges.push_back({kDeadExchange, "direct", true});
+  t.exchanges.push_back({inbound, "direct", true});
+  t.exchanges.push_back({dead, "direct", true});
   QueueSpec dead_letter;
-  dead_letter.name = kDeadLetterQueue;
+  dead_letter.name = std::string(kDeadLetterQueue) + suffix;
   dead_letter.quorum = true;
   for (const auto& connector : hub_connectors()) {
     QueueSpec apply;
-    apply.name = kApplyQueuePrefix + connector;
+    apply.name = kApplyQueuePrefix + connector + suffix;
     apply.quorum = true;
-    apply.dead_letter_exchange = kDeadExchange;
+    apply.dead_letter_exchange = dead;
     apply.dead_letter_routing_key = connector;
     apply.delivery_limit = kApplyDeliveryLimit;
-    apply.bindings.push_back({kInboundExchange, connector});
+    apply.bindings.push_back({inbound, connector});
     t.queues.push_back(std::move(apply));
-    dead_letter.bindings.push_back({kDeadExchange, connector});
+    dead_letter.bindings.push_back({dead, connector});
   }
   t.queues.push_back(std::move(dead_letter));
   return t;

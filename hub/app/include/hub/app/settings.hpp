@@ -22,6 +22,9 @@ struct HubSettings {
   std::string db_endpoint;  // host:port/dbname, for people
   int db_pool_size = 16;
   queue::AmqpSettings mq;
+  // Appended to every exchange and queue name (hub_topology): lets tests and demos share
+  // one broker without consuming each other's work. Empty in production.
+  std::string mq_suffix;
   std::chrono::milliseconds startup_wait{60000};
   std::string ca_file;       // what hubctl trusts
   std::string services_dir;  // hub/services: the scripts that run PostgreSQL and RabbitMQ

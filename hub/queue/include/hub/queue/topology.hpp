@@ -54,7 +54,10 @@ const std::vector<std::string>& hub_connectors();
 // a quorum queue gx.apply.<connector> bound to gx.inbound with the connector's name as
 // routing key, dead-lettering to gx.dead with that key after 10 deliveries; and the
 // quorum queue gx.dead-letter bound to gx.dead for every connector's key.
-Topology hub_topology();
+// `suffix` (e.g. ".test-1a2b") is appended to every exchange and queue name, so that
+// several hubs (a test's, a demo's) can share one broker without ever consuming each
+// other's work; production leaves it empty.
+Topology hub_topology(const std::string& suffix = "");
 
 // Checks a topology before it goes to the broker: names present and unique, and every
 // binding or dead-letter exchange declared here or predefined by the broker ("" or
