@@ -28,6 +28,7 @@
 #include "hub/http/server.hpp"
 #include "hub/queue/amqp_connection.hpp"
 #include "hub/queue/topology.hpp"
+#include "hub/trust/admin_api.hpp"
 
 namespace {
 
@@ -226,6 +227,10 @@ int run(const Args& args) {
   }
 
   hub::http::Router router;
+  // Trust per connector: the hot-path snapshot (polled each second) and the admin API.
+  hub::trust::TrustStore trust_store(pool);
+  hub::trust::TrustCache trust_cache({s.db_app_conninfo, std::chrono::milliseconds(1000)}, &metrics);
+  hub::trust::register_trust_admin_routes(router, trust_store, trust_cache);
   router.add("GET", "/healthz", [&](const hub::http::Request&, const hub::http::RouteParams&) {
     return hub::http::Response::json(200, {{"status", "ok"}, {"version", hub::kVersion},
                                            {"instance", instance_id}});

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <sys/wait.h>
 
+#include "hub/app/command_options.hpp"
 #include "hub/core/ids.hpp"
 #include "hub/db/pg.hpp"
 #include "registry/domain/format.hpp"
@@ -21,58 +22,6 @@ namespace {
 using registry::Cause;
 using registry::CauseType;
 using registry::Ledger;
-
-struct Options {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> named;
-  std::set<std::string> flags;
-};
-
-// --name value pairs; a --flag followed by another --option (or nothing) is a flag.
-Options parse(const std::vector<std::string>& args, std::size_t from) {
-  Options o;
-  for (std::size_t i = from; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if (a.rfind("--", 0) == 0) {
-      if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
-        o.named[a.substr(2)] = args[++i];
-      } else {
-        o.flags.insert(a.substr(2));
-      }
-    } else {
-      o.positional.push_back(a);
-    }
-  }
-  return o;
-}
-
-class Usage : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-std::string need(const Options& o, const std::string& name) {
-  auto it = o.named.find(name);
-  if (it == o.named.end() || it->second.empty()) throw Usage("--" + name + " is required");
-  return it->second;
-}
-
-std::string opt(const Options& o, const std::string& name, const std::string& fallback) {
-  auto it = o.named.find(name);
-  return it == o.named.end() ? fallback : it->second;
-}
-
-std::int64_t need_int(const Options& o, const std::string& name) {
-  auto text = need(o, name);
-  try {
-    std::size_t pos = 0;
-    auto v = std::stoll(text, &pos);
-    if (pos != text.size()) throw std::invalid_argument("trailing");
-    return v;
-  } catch (const std::exception&) {
-    throw Usage("--" + name + " must be a whole number, got '" + text + "'");
-  }
-}
 
 std::string actor(const Options& o) {
   if (auto it = o.named.find("actor"); it != o.named.end()) return it->second;
@@ -190,7 +139,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     auto conn = db::Connection::connect(s.db_app_conninfo);
     Ledger ledger(*conn);
     if (cmd == "company") {
-      auto o = parse(args, 2);
+      auto o = parse_options(args, 2);
       std::string sub = args.size() > 1 ? args[1] : "";
       if (sub == "add") {
         return report(ledger.create_company(need(o, "number"), need(o, "name"), need(o, "kind"), actor(o)),
@@ -208,7 +157,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     if (cmd == "account") {
       std::string sub = args.size() > 1 ? args[1] : "";
       if (sub == "open") {
-        auto o = parse(args, 2);
+        auto o = parse_options(args, 2);
         std::optional<std::string> number;
         if (o.named.count("number")) number = o.named["number"];
         auto r = ledger.open_account(static_cast<int>(need_int(o, "type")), need(o, "holder"), opt(o, "name", ""),
@@ -219,7 +168,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
       }
       if (sub == "block" || sub == "unblock" || sub == "close") {
         if (args.size() < 3) throw Usage("account " + sub + " ACCOUNT --reason TEXT");
-        auto o = parse(args, 3);
+        auto o = parse_options(args, 3);
         std::string state = sub == "block" ? "blocked" : sub == "close" ? "closed" : "open";
         auto r = ledger.set_account_state(args[2], state, actor(o), need(o, "reason"));
         if (!r.ok()) return report(r, "");
@@ -227,7 +176,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
         return 0;
       }
       if (sub == "list") {
-        auto o = parse(args, 2);
+        auto o = parse_options(args, 2);
         std::optional<std::string> holder;
         if (o.named.count("holder")) holder = o.named["holder"];
         for (const auto& a : ledger.accounts(holder)) {
@@ -239,19 +188,19 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
       throw Usage("account open|block|unblock|close|list");
     }
     if (cmd == "issue") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       return posting_result(ledger.issue(key(o, "issue"), cause(o), need(o, "approved-by"), need(o, "account"),
                                          static_cast<int>(need_int(o, "vintage")), need_int(o, "quantity")),
                             "issued");
     }
     if (cmd == "allocate") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       return posting_result(ledger.allocate(key(o, "allocate"), cause(o), need(o, "from"), need(o, "to"),
                                             static_cast<int>(need_int(o, "vintage")), need_int(o, "quantity")),
                             "allocated");
     }
     if (cmd == "transfer") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       auto unit = registry::parse_unit_type(opt(o, "unit", "GXA"));
       if (!unit.ok()) return report(unit, "");
       return posting_result(ledger.transfer(key(o, "transfer"), cause(o), need(o, "from"), need(o, "to"), *unit,
@@ -259,7 +208,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
                             "transferred");
     }
     if (cmd == "balances") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       std::optional<std::string> account;
       if (!o.positional.empty()) account = o.positional[0];
       auto rows = ledger.balances(account);
@@ -272,7 +221,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     }
     if (cmd == "history") {
       if (args.size() < 2) throw Usage("history ACCOUNT [--limit N]");
-      auto o = parse(args, 2);
+      auto o = parse_options(args, 2);
       int limit = o.named.count("limit") ? static_cast<int>(need_int(o, "limit")) : 50;
       for (const auto& h : ledger.history(args[1], limit)) {
         std::cout << std::left << std::setw(8) << h.entry_id << h.posted_at << "  " << std::setw(16) << h.kind
@@ -285,7 +234,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     }
     if (cmd == "ledger") {
       std::string sub = args.size() > 1 ? args[1] : "";
-      auto o = parse(args, 2);
+      auto o = parse_options(args, 2);
       if (sub == "verify") return verify(ledger, s, o.flags.count("json") > 0);
       if (sub == "seal") {
         int total = 0;
