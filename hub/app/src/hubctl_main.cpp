@@ -11,6 +11,7 @@
 #include "hub/app/intake_commands.hpp"
 #include "hub/app/ledger_commands.hpp"
 #include "hub/app/settings.hpp"
+#include "hub/app/trust_commands.hpp"
 #include "hub/core/config.hpp"
 #include "hub/core/version.hpp"
 #include "hub/db/migrations.hpp"
@@ -29,7 +30,8 @@ void usage(std::ostream& out) {
          "  status [--json]   hubd, PostgreSQL and RabbitMQ: up or down, versions, schema\n"
          "                    version, queue depths. Exit 0 when everything answers.\n"
          "  version           print hubctl's version\n"
-      << hub::app::ledger_commands_usage() << hub::app::intake_commands_usage() << "\n"
+         "  migrate           apply pending schema migrations (as hubd does at start)\n"
+      << hub::app::ledger_commands_usage() << hub::app::trust_commands_usage() << hub::app::intake_commands_usage() << "\n"
          "--config defaults to hub/app/hubd.conf; HUB_<SECTION>_<KEY> variables override it.\n";
 }
 
@@ -194,8 +196,19 @@ int main(int argc, char** argv) {
       bool as_json = rest.size() > 1 && rest[1] == "--json";
       return status(*settings, as_json);
     }
+    if (rest[0] == "migrate") {
+      auto owner = hub::db::Connection::connect(settings->db_owner_conninfo);
+      auto report = hub::db::apply_migrations(*owner, hub::db::embedded_migrations());
+      if (!report.ok()) {
+        std::cerr << "hubctl: " << report.error().to_string() << "\n";
+        return 1;
+      }
+      std::cout << "schema version " << report->schema_version << " (" << report->applied.size() << " applied now)\n";
+      return 0;
+    }
     if (auto rc = hub::app::run_ledger_command(*settings, rest)) return *rc;
     if (auto rc = hub::app::run_intake_command(*settings, rest)) return *rc;
+    if (auto rc = hub::app::run_trust_command(*settings, rest)) return *rc;
   } catch (const std::exception& e) {
     std::cerr << "hubctl: " << e.what() << "\n";
     return 1;

@@ -14,7 +14,9 @@
 #include <optional>
 #include <thread>
 
+#include "hub/app/intake_runtime.hpp"
 #include "hub/app/pages.hpp"
+#include "hub/app/trust_view.hpp"
 #include "hub/app/readiness.hpp"
 #include "hub/app/settings.hpp"
 #include "hub/core/clock.hpp"
@@ -28,6 +30,7 @@
 #include "hub/http/server.hpp"
 #include "hub/queue/amqp_connection.hpp"
 #include "hub/queue/topology.hpp"
+#include "hub/trust/admin_api.hpp"
 
 namespace {
 
@@ -226,6 +229,18 @@ int run(const Args& args) {
   }
 
   hub::http::Router router;
+  // Trust per connector: the hot-path snapshot (polled each second) and the admin API.
+  hub::trust::TrustStore trust_store(pool);
+  hub::trust::TrustCache trust_cache({s.db_app_conninfo, std::chrono::milliseconds(1000)}, &metrics);
+  hub::trust::register_trust_admin_routes(router, trust_store, trust_cache);
+  // The intake path of every connector (docs/intake.md).
+  hub::app::TrustCacheView trust_view(trust_cache);
+  auto intake = hub::app::IntakeRuntime::create(s, trust_view, pool, metrics);
+  if (!intake.ok()) {
+    kLog.error("intake refused its configuration", {{"error", intake.error().to_string()}});
+    return 2;
+  }
+  (*intake)->register_routes(router);
   router.add("GET", "/healthz", [&](const hub::http::Request&, const hub::http::RouteParams&) {
     return hub::http::Response::json(200, {{"status", "ok"}, {"version", hub::kVersion},
                                            {"instance", instance_id}});
@@ -264,6 +279,7 @@ int run(const Args& args) {
     std::ofstream(args.port_file + ".tmp") << *port << "\n";
     std::rename((args.port_file + ".tmp").c_str(), args.port_file.c_str());
   }
+  (*intake)->start();
   kLog.info("listening", {{"address", s.https.address}, {"port", *port}});
 
   int sig = 0;
@@ -272,6 +288,7 @@ int run(const Args& args) {
             {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
              {"grace_ms", s.shutdown_grace.count()}});
   server.stop(s.shutdown_grace);
+  (*intake)->stop();
   try {
     auto c = pool.acquire();
     c->exec("UPDATE hub_instances SET stopped_at = now(), stop_reason = $2 WHERE instance_id = $1",

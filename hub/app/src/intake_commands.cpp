@@ -4,7 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "hub/app/cli.hpp"
+#include "hub/app/command_options.hpp"
 #include "hub/db/pg.hpp"
 #include "hub/intake/store.hpp"
 
@@ -15,13 +15,13 @@ using nlohmann::json;
 
 std::string clip(const std::string& s, std::size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
 
-int exceptions(db::Connection& conn, const cli::Options& o) {
+int exceptions(db::Connection& conn, const Options& o) {
   intake::ExceptionFilter f;
   if (o.named.count("connector")) f.connector = o.named.at("connector");
-  auto status = cli::opt(o, "status", "open");
+  auto status = opt(o, "status", "open");
   if (status != "all") f.status = status;
   if (o.named.count("reason")) f.reason_code = o.named.at("reason");
-  if (o.named.count("limit")) f.limit = static_cast<int>(cli::need_int(o, "limit"));
+  if (o.named.count("limit")) f.limit = static_cast<int>(need_int(o, "limit"));
   auto rows = intake::list_exceptions(conn, f);
   if (o.flags.count("json")) {
     json out = json::array();
@@ -58,9 +58,9 @@ int exceptions(db::Connection& conn, const cli::Options& o) {
   return 0;
 }
 
-int message(db::Connection& conn, const cli::Options& o) {
-  if (o.positional.empty()) throw cli::Usage("messages show MESSAGE_ID --connector C");
-  auto connector = cli::need(o, "connector");
+int message(db::Connection& conn, const Options& o) {
+  if (o.positional.empty()) throw Usage("messages show MESSAGE_ID --connector C");
+  auto connector = need(o, "connector");
   auto r = conn.exec(
       "SELECT m.hub_ref, m.kind, m.state, coalesce(m.reason_code, ''), m.received_at::text, "
       "coalesce(m.queued_at::text, ''), coalesce(m.applied_at::text, ''), m.body_sha256, m.current_receipt, "
@@ -82,8 +82,8 @@ int message(db::Connection& conn, const cli::Options& o) {
   return 0;
 }
 
-int quarantine(db::Connection& conn, const cli::Options& o) {
-  auto limit = o.named.count("limit") ? cli::need_int(o, "limit") : 50;
+int quarantine(db::Connection& conn, const Options& o) {
+  auto limit = o.named.count("limit") ? need_int(o, "limit") : 50;
   auto r = conn.exec(
       "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(connector, ''), "
       "http_status, code, coalesce(message_id, ''), octet_length(body), detail FROM quarantine "
@@ -118,11 +118,11 @@ std::optional<int> run_intake_command(const HubSettings& s, const std::vector<st
   if (cmd != "exceptions" && cmd != "messages" && cmd != "quarantine") return std::nullopt;
   try {
     auto conn = db::Connection::connect(s.db_app_conninfo);
-    if (cmd == "exceptions") return exceptions(*conn, cli::parse(args, args.size() > 1 && args[1] == "list" ? 2 : 1));
-    if (cmd == "quarantine") return quarantine(*conn, cli::parse(args, args.size() > 1 && args[1] == "list" ? 2 : 1));
-    if (args.size() < 2 || args[1] != "show") throw cli::Usage("messages show MESSAGE_ID --connector C");
-    return message(*conn, cli::parse(args, 2));
-  } catch (const cli::Usage& e) {
+    if (cmd == "exceptions") return exceptions(*conn, parse_options(args, args.size() > 1 && args[1] == "list" ? 2 : 1));
+    if (cmd == "quarantine") return quarantine(*conn, parse_options(args, args.size() > 1 && args[1] == "list" ? 2 : 1));
+    if (args.size() < 2 || args[1] != "show") throw Usage("messages show MESSAGE_ID --connector C");
+    return message(*conn, parse_options(args, 2));
+  } catch (const Usage& e) {
     std::cerr << "hubctl " << cmd << ": " << e.what() << "\n" << intake_commands_usage();
     return 2;
   }

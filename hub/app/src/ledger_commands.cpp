@@ -1,6 +1,5 @@
 #include "hub/app/ledger_commands.hpp"
 
-#include "hub/app/cli.hpp"
 
 #include <cstdlib>
 #include <iomanip>
@@ -11,6 +10,7 @@
 #include <sstream>
 #include <sys/wait.h>
 
+#include "hub/app/command_options.hpp"
 #include "hub/core/ids.hpp"
 #include "hub/db/pg.hpp"
 #include "registry/domain/format.hpp"
@@ -20,12 +20,6 @@
 namespace hub::app {
 namespace {
 
-using cli::need;
-using cli::need_int;
-using cli::opt;
-using cli::Options;
-using cli::parse;
-using cli::Usage;
 
 using registry::Cause;
 using registry::CauseType;
@@ -147,7 +141,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     auto conn = db::Connection::connect(s.db_app_conninfo);
     Ledger ledger(*conn);
     if (cmd == "company") {
-      auto o = parse(args, 2);
+      auto o = parse_options(args, 2);
       std::string sub = args.size() > 1 ? args[1] : "";
       if (sub == "add") {
         return report(ledger.create_company(need(o, "number"), need(o, "name"), need(o, "kind"), actor(o)),
@@ -165,7 +159,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     if (cmd == "account") {
       std::string sub = args.size() > 1 ? args[1] : "";
       if (sub == "open") {
-        auto o = parse(args, 2);
+        auto o = parse_options(args, 2);
         std::optional<std::string> number;
         if (o.named.count("number")) number = o.named["number"];
         auto r = ledger.open_account(static_cast<int>(need_int(o, "type")), need(o, "holder"), opt(o, "name", ""),
@@ -176,7 +170,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
       }
       if (sub == "block" || sub == "unblock" || sub == "close") {
         if (args.size() < 3) throw Usage("account " + sub + " ACCOUNT --reason TEXT");
-        auto o = parse(args, 3);
+        auto o = parse_options(args, 3);
         std::string state = sub == "block" ? "blocked" : sub == "close" ? "closed" : "open";
         auto r = ledger.set_account_state(args[2], state, actor(o), need(o, "reason"));
         if (!r.ok()) return report(r, "");
@@ -184,7 +178,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
         return 0;
       }
       if (sub == "list") {
-        auto o = parse(args, 2);
+        auto o = parse_options(args, 2);
         std::optional<std::string> holder;
         if (o.named.count("holder")) holder = o.named["holder"];
         for (const auto& a : ledger.accounts(holder)) {
@@ -196,19 +190,19 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
       throw Usage("account open|block|unblock|close|list");
     }
     if (cmd == "issue") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       return posting_result(ledger.issue(key(o, "issue"), cause(o), need(o, "approved-by"), need(o, "account"),
                                          static_cast<int>(need_int(o, "vintage")), need_int(o, "quantity")),
                             "issued");
     }
     if (cmd == "allocate") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       return posting_result(ledger.allocate(key(o, "allocate"), cause(o), need(o, "from"), need(o, "to"),
                                             static_cast<int>(need_int(o, "vintage")), need_int(o, "quantity")),
                             "allocated");
     }
     if (cmd == "transfer") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       auto unit = registry::parse_unit_type(opt(o, "unit", "GXA"));
       if (!unit.ok()) return report(unit, "");
       return posting_result(ledger.transfer(key(o, "transfer"), cause(o), need(o, "from"), need(o, "to"), *unit,
@@ -216,7 +210,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
                             "transferred");
     }
     if (cmd == "balances") {
-      auto o = parse(args, 1);
+      auto o = parse_options(args, 1);
       std::optional<std::string> account;
       if (!o.positional.empty()) account = o.positional[0];
       auto rows = ledger.balances(account);
@@ -229,7 +223,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     }
     if (cmd == "history") {
       if (args.size() < 2) throw Usage("history ACCOUNT [--limit N]");
-      auto o = parse(args, 2);
+      auto o = parse_options(args, 2);
       int limit = o.named.count("limit") ? static_cast<int>(need_int(o, "limit")) : 50;
       for (const auto& h : ledger.history(args[1], limit)) {
         std::cout << std::left << std::setw(8) << h.entry_id << h.posted_at << "  " << std::setw(16) << h.kind
@@ -242,7 +236,7 @@ std::optional<int> run_ledger_command(const HubSettings& s, const std::vector<st
     }
     if (cmd == "ledger") {
       std::string sub = args.size() > 1 ? args[1] : "";
-      auto o = parse(args, 2);
+      auto o = parse_options(args, 2);
       if (sub == "verify") return verify(ledger, s, o.flags.count("json") > 0);
       if (sub == "seal") {
         int total = 0;
