@@ -8,8 +8,7 @@
 
 #include "hub/db/pg.hpp"
 #include "hub/http/client.hpp"
-#include "hub/testing/test_env.hpp"
-#include "mq_test_support.hpp"
+#include "hubd_fixture.hpp"
 
 namespace hub {
 namespace {
@@ -17,62 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace ht = hub::testing;
 
-class HubdE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    db_ = std::make_unique<ht::ScratchDatabase>("hubd_e2e");
-    auto pki = ht::var_dir() / "pki";
-    auto secrets = ht::var_dir() / "secrets";
-    config_ = dir_.path() / "hubd.conf";
-    ht::write_file(config_, "[https]\nport = 0\ncert_file = " + (pki / "hub-tls.crt").string() +
-                                "\nkey_file = " + (pki / "hub-tls.key").string() +
-                                "\nclient_ca_file = " + (pki / "ca.crt").string() +
-                                "\nshutdown_grace = 5s\n"
-                                "[db]\nport = " + std::to_string(ht::services().db_port) +
-                                "\nname = " + db_->name() +
-                                "\npassword_file = " + (secrets / "pg_app.password").string() +
-                                "\nowner_password_file = " + (secrets / "pg_owner.password").string() +
-                                "\npool_size = 4\n[mq]\nport = " + std::to_string(ht::services().mq_port) +
-                                "\nqueue_suffix = " + suffix_ +
-                                "\npassword_file = " + (secrets / "mq.password").string() +
-                                "\n[startup]\nwait_for_dependencies = 3s\n"
-                                "[hubctl]\nca_file = " + (pki / "ca.crt").string() + "\n");
-  }
-
-  std::unique_ptr<ht::ChildProcess> start_hubd(const std::map<std::string, std::string>& env = {}) {
-    auto port_file = dir_.path() / "port";
-    std::filesystem::remove(port_file);
-    auto p = std::make_unique<ht::ChildProcess>(
-        std::vector<std::string>{HUB_HUBD_PATH, "--config", config_.string(), "--port-file",
-                                 port_file.string()},
-        env, log_file());
-    bool up = ht::wait_until([&] { return std::filesystem::exists(port_file) || !p->running(); }, 30s);
-    if (up && std::filesystem::exists(port_file)) port_ = std::stoi(ht::read_file(port_file));
-    return p;
-  }
-
-  std::filesystem::path log_file() const { return dir_.path() / "hubd.log"; }
-
-  Result<http::ClientResponse> get(const std::string& target) {
-    http::ClientRequest req;
-    req.host = "127.0.0.1";
-    req.port = port_;
-    req.method = "GET";
-    req.target = target;
-    req.ca_file = (ht::var_dir() / "pki" / "ca.crt").string();
-    req.timeout = 10s;
-    return http::HttpsClient::request(req);
-  }
-
-  ht::TempDir dir_;
-  // This hubd's own exchanges and queues, deleted at the end: it never takes the work of
-  // another hub on the same broker.
-  std::string suffix_ = "." + queue::mqtest::unique_name("e2e");
-  queue::mqtest::TopologyCleanup cleanup_{queue::hub_topology(suffix_)};
-  std::unique_ptr<ht::ScratchDatabase> db_;
-  std::filesystem::path config_;
-  int port_ = 0;
-};
+class HubdE2eTest : public HubdFixture {};
 
 TEST_F(HubdE2eTest, ServesProbesAndMetricsOverTlsAndStopsGracefully) {
   auto hubd = start_hubd();
