@@ -78,7 +78,53 @@ std::string kind_noun(const std::string& kind) {
   return kind;
 }
 
+// A PostgreSQL array literal of text values, each quoted, so that any key (commas,
+// braces, quotes, backslashes, spaces, the word NULL) arrives as written.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+template <class Number>
+std::string number_array(const std::vector<Number>& values) {
+  std::string out = "{";
+  for (auto v : values) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(v);
+  }
+  out += '}';
+  return out;
+}
+
+// A transfer that gx_post_transfers can take: two lines, the first the debit of the
+// second's credit, one unit type and vintage, nothing else (Ledger::transfer's shape).
+std::optional<TransferItem> as_transfer(const PostingRequest& r) {
+  if (r.kind != PostingKind::kTransfer || r.lines.size() != 2 || !r.serials.empty() || !r.reason.empty() ||
+      !r.approved_by.empty() || r.reverses) {
+    return std::nullopt;
+  }
+  const auto& d = r.lines[0];
+  const auto& c = r.lines[1];
+  if (d.delta >= 0 || c.delta != -d.delta || d.unit != c.unit || d.vintage != c.vintage) return std::nullopt;
+  return TransferItem{r.idempotency_key, r.cause, d.account, c.account, d.unit, d.vintage, c.delta};
+}
+
 }  // namespace
+
+PostingRequest TransferItem::request() const {
+  return PostingRequest{PostingKind::kTransfer, idempotency_key, cause, "", "", std::nullopt,
+                        {{from, unit, vintage, -quantity}, {to, unit, vintage, quantity}}, {}};
+}
 
 std::string PostingRequest::canonical_json() const {
   json j = {{"kind", std::string(posting_kind_str(kind))},
@@ -264,6 +310,23 @@ Result<Posting> Ledger::post(const PostingRequest& request) {
 }
 
 std::vector<Result<Posting>> Ledger::post_batch(const std::vector<PostingRequest>& requests) {
+  std::vector<TransferItem> transfers;
+  for (const auto& r : requests) {
+    auto t = as_transfer(r);
+    if (!t) break;
+    transfers.push_back(std::move(*t));
+  }
+  if (!requests.empty() && transfers.size() == requests.size()) {
+    try {
+      db::Transaction tx(conn_);
+      auto out = transfer_batch(transfers);
+      tx.commit();
+      return out;
+    } catch (const db::IntegrityViolation&) {
+    } catch (const db::TransactionConflict&) {
+    }
+    // A rare race aborted the batch: apply its postings one by one instead (below).
+  }
   std::vector<Result<Posting>> out;
   out.reserve(requests.size());
   std::vector<std::size_t> valid_idx;
@@ -294,6 +357,64 @@ std::vector<Result<Posting>> Ledger::post_batch(const std::vector<PostingRequest
   return out;
 }
 
+std::vector<Result<Posting>> Ledger::transfer_batch(const std::vector<TransferItem>& items) {
+  std::vector<Result<Posting>> out;
+  out.reserve(items.size());
+  std::vector<std::size_t> valid;
+  std::vector<std::string> shas;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto request = items[i].request();
+    auto q = check_quantity(items[i].quantity);
+    auto v = q.ok() ? validate(request) : q;
+    out.push_back(v.ok() ? Result<Posting>(Posting{}) : Result<Posting>(v.error()));
+    if (!v.ok()) continue;
+    valid.push_back(i);
+    shas.push_back(request.sha256());
+  }
+  if (!valid.empty()) call_post_transfers(items, valid, shas, out);
+  return out;
+}
+
+void Ledger::call_post_transfers(const std::vector<TransferItem>& items, const std::vector<std::size_t>& valid,
+                                 const std::vector<std::string>& shas, std::vector<Result<Posting>>& out) {
+  std::vector<std::string> keys, cause_types, cause_refs, from, to, units;
+  std::vector<int> vintages;
+  std::vector<std::int64_t> quantities;
+  for (auto i : valid) {
+    const auto& t = items[i];
+    keys.push_back(t.idempotency_key);
+    cause_types.emplace_back(cause_type_str(t.cause.type));
+    cause_refs.push_back(t.cause.ref);
+    from.push_back(t.from);
+    to.push_back(t.to);
+    units.emplace_back(unit_type_str(t.unit));
+    vintages.push_back(t.vintage);
+    quantities.push_back(t.quantity);
+  }
+  auto res = conn_.exec(
+      "SELECT ord, outcome, entry_id, check_code, detail::text FROM gx_post_transfers($1::text[], $2::text[], "
+      "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::bigint[])",
+      {text_array(keys), text_array(shas), text_array(cause_types), text_array(cause_refs), text_array(from),
+       text_array(to), text_array(units), number_array(vintages), number_array(quantities)});
+  if (res.rows() != static_cast<int>(valid.size())) {
+    throw std::logic_error("gx_post_transfers answered " + std::to_string(res.rows()) + " rows for " +
+                           std::to_string(valid.size()) + " transfers");
+  }
+  for (int row = 0; row < res.rows(); ++row) {
+    auto ord = res.get_int(row, 0);
+    if (ord < 1 || ord > static_cast<std::int64_t>(valid.size())) {
+      throw std::logic_error("gx_post_transfers answered for transfer " + std::to_string(ord));
+    }
+    auto& slot = out[valid[static_cast<std::size_t>(ord - 1)]];
+    std::string outcome = res.get(row, 1);
+    if (outcome == "posted" || outcome == "duplicate") {
+      slot = Posting{res.get_int(row, 2), outcome == "duplicate"};
+    } else {
+      slot = refusal_from_db(res.get(row, 3), res.get_opt(row, 4).value_or(""));
+    }
+  }
+}
+
 Result<Posting> Ledger::issue(const std::string& key, const Cause& cause, const std::string& approved_by,
                               const std::string& issuance_account, int vintage, std::int64_t quantity) {
   PostingRequest r{PostingKind::kIssuance, key, cause, "", approved_by, std::nullopt,
@@ -303,6 +424,8 @@ Result<Posting> Ledger::issue(const std::string& key, const Cause& cause, const 
 
 Result<Posting> Ledger::allocate(const std::string& key, const Cause& cause, const std::string& from,
                                  const std::string& to, int vintage, std::int64_t quantity) {
+  // A negative quantity would swap the two accounts' roles: refuse it (check 1006).
+  if (auto q = check_quantity(quantity); !q.ok()) return q.error();
   PostingRequest r{PostingKind::kAllocation, key, cause, "", "", std::nullopt,
                    {{from, UnitType::kGXA, vintage, -quantity}, {to, UnitType::kGXA, vintage, quantity}}, {}};
   return post(r);
@@ -310,9 +433,8 @@ Result<Posting> Ledger::allocate(const std::string& key, const Cause& cause, con
 
 Result<Posting> Ledger::transfer(const std::string& key, const Cause& cause, const std::string& from,
                                  const std::string& to, UnitType unit, int vintage, std::int64_t quantity) {
-  PostingRequest r{PostingKind::kTransfer, key, cause, "", "", std::nullopt,
-                   {{from, unit, vintage, -quantity}, {to, unit, vintage, quantity}}, {}};
-  return post(r);
+  if (auto q = check_quantity(quantity); !q.ok()) return q.error();
+  return post(TransferItem{key, cause, from, to, unit, vintage, quantity}.request());
 }
 
 Result<Posting> Ledger::credit_intake(const std::string& key, const Cause& cause,
@@ -354,6 +476,7 @@ Result<Posting> Ledger::reverse_intake(const std::string& key, const Cause& caus
 
 Result<Posting> Ledger::surrender(const std::string& key, const Cause& cause, const std::string& from,
                                   const std::string& to, UnitType unit, int vintage, std::int64_t quantity) {
+  if (auto q = check_quantity(quantity); !q.ok()) return q.error();
   PostingRequest r{PostingKind::kSurrender, key, cause, "", "", std::nullopt,
                    {{from, unit, vintage, -quantity}, {to, unit, vintage, quantity}}, {}};
   return post(r);
@@ -514,6 +637,13 @@ int Ledger::seal(int max) {
   return static_cast<int>(conn_.exec("SELECT gx_seal_journal($1)", {std::to_string(max)}).get_int(0, 0));
 }
 
+SealBacklog Ledger::seal_backlog() {
+  auto r = conn_.exec(
+      "SELECT unsealed, coalesce(extract(epoch FROM clock_timestamp() - oldest_posted_at), 0)::float8 "
+      "FROM gx_journal_backlog()");
+  return {r.get_int(0, 0), std::stod(r.get(0, 1))};
+}
+
 // ---- verify --------------------------------------------------------------------------------
 VerifyReport Ledger::verify() {
   auto t0 = std::chrono::steady_clock::now();
@@ -556,6 +686,20 @@ VerifyReport Ledger::verify() {
       [&](int i) {
         return "the content of journal entry " + hashes.get(i, 0) + " (" + hashes.get(i, 1) +
                ") no longer matches its hash: it was altered after posting";
+      },
+      0);
+
+  // 1b. Every line belongs to an entry and names an account and a unit type that exist
+  //     (the journal's rows carry no foreign keys since migration 0003, ADR 0008).
+  auto orphans = tx.exec(
+      "SELECT l.entry_id, l.line_no, CASE WHEN e.entry_id IS NULL THEN 'its journal entry does not exist' "
+      "       WHEN a.account_id IS NULL THEN 'its account does not exist' ELSE 'its unit type does not exist' END "
+      "  FROM journal_lines l LEFT JOIN journal_entries e ON e.entry_id = l.entry_id "
+      "  LEFT JOIN accounts a ON a.account_id = l.account_id LEFT JOIN unit_types u ON u.code = l.unit_type "
+      " WHERE e.entry_id IS NULL OR a.account_id IS NULL OR u.code IS NULL ORDER BY 1, 2 LIMIT 1000");
+  add("ORPHAN_LINE", orphans,
+      [&](int i) {
+        return "line " + orphans.get(i, 1) + " of journal entry " + orphans.get(i, 0) + ": " + orphans.get(i, 2);
       },
       0);
 

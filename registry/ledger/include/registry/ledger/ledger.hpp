@@ -1,10 +1,10 @@
 #pragma once
 // The posting engine of the allowance registry: the only code that changes balances.
 //
-// Every posting goes through one PostgreSQL function (gx_post, migration 0002), which
-// locks the accounts involved in one order, checks the rules, and writes lines, balances,
-// serial blocks and the journal entry with its hash in one step, or refuses without
-// changing anything. This class validates what can be validated without the database
+// Every posting goes through one PostgreSQL function (gx_post; many transfers at once
+// through gx_post_transfers; migrations 0002 and 0003), which locks the accounts involved
+// in one order, checks the rules, and writes lines, balances, serial blocks and the
+// journal entry with its hash in one step, or refuses without changing anything. This class validates what can be validated without the database
 // (account and corporate numbers, units, vintages, quantities, serial arithmetic), builds
 // the canonical request and its SHA-256, and turns the database's refusals into numbered
 // checks with sentences a person can act on.
@@ -75,6 +75,28 @@ struct Posting {
   bool duplicate = false;
 };
 
+// One transfer of a batch (Ledger::transfer_batch): `quantity` units of `unit` / `vintage`
+// from one holding account to another. The same posting as Ledger::transfer() with the
+// same arguments: same request hash, so a key posted one way is a duplicate the other way.
+struct TransferItem {
+  std::string idempotency_key;
+  Cause cause;
+  std::string from;
+  std::string to;
+  UnitType unit = UnitType::kGXA;
+  int vintage = 0;
+  std::int64_t quantity = 0;
+
+  PostingRequest request() const;
+};
+
+// How far the hash chain's sealer is behind (gx_journal_backlog): entries committed but
+// not linked yet, and how long the oldest of them has waited.
+struct SealBacklog {
+  std::int64_t unsealed = 0;
+  double oldest_age_seconds = 0;  // 0 when nothing waits
+};
+
 struct BalanceRow {
   std::string account;
   std::string unit;
@@ -139,9 +161,34 @@ class Ledger {
 
   // ---- postings
   Result<Posting> post(const PostingRequest& request);
-  // Several postings in one transaction: the accounts of all of them are locked first,
-  // in the one lock order; each posting is applied or refused on its own.
+  // Several postings in one transaction of its own (BEGIN ... COMMIT here): the accounts
+  // of all of them are locked first, in the one lock order; each posting is applied or
+  // refused on its own. When every request is a plain transfer (two lines, one unit and
+  // vintage, no serials, reason or approver) the batch goes through transfer_batch().
   std::vector<Result<Posting>> post_batch(const std::vector<PostingRequest>& requests);
+
+  // Many transfers in ONE round trip (gx_post_transfers), in order, each exactly as
+  // transfer() would post it at that point: posted, a duplicate of an earlier posting of
+  // its key (in the journal or earlier in this batch), or refused with its numbered check
+  // and sentence (refusal_from_db); a refused transfer changes nothing and the next ones
+  // see the balances without it. One result per item, in the items' order.
+  //
+  // Transaction contract: it runs inside whatever transaction the caller has open on the
+  // connection and never begins, commits or rolls back one itself, so the caller commits
+  // its own writes (e.g. the intake consumer's inbox state) and the postings together, or
+  // neither. Without an open transaction the call is its own transaction. A refusal is a
+  // value and leaves the caller's transaction usable. The accounts of the batch stay
+  // locked (FOR NO KEY UPDATE, account_id order) until the caller's commit or rollback:
+  // keep the transaction short, and take no other account locks before this call in the
+  // same transaction (one lock order, no deadlock). The transaction must be READ
+  // COMMITTED (the default): if another transaction commits one of the batch's keys while
+  // this one runs, the database decides the batch again with that key seen. Exceptions
+  // (db::DbError) mean the transaction is aborted and must be rolled back: a lost
+  // connection, db::TransactionConflict (40001 when keys keep being posted concurrently,
+  // or a deadlock with locks the caller took itself; run the transaction again), or a
+  // broken invariant. Items that fail validation before the database (malformed account
+  // number, vintage, quantity, key) get their refusal without being sent.
+  std::vector<Result<Posting>> transfer_batch(const std::vector<TransferItem>& items);
 
   Result<Posting> issue(const std::string& key, const Cause& cause, const std::string& approved_by,
                         const std::string& issuance_account, int vintage, std::int64_t quantity);
@@ -168,6 +215,8 @@ class Ledger {
 
   // Links committed entries into the hash chain; returns how many it linked.
   int seal(int max = 10000);
+  // The sealer's backlog, for metrics and status pages.
+  SealBacklog seal_backlog();
   // Recomputes every balance from the journal, checks conservation per unit type and
   // vintage, non-negative holdings, every entry's hash and the chain. Seals first.
   VerifyReport verify();
@@ -175,6 +224,9 @@ class Ledger {
  private:
   Result<Posting> call_post(const PostingRequest& request);
   Status validate(const PostingRequest& request) const;
+  // The items' results, their validation done by the caller: `valid` lists which to send.
+  void call_post_transfers(const std::vector<TransferItem>& items, const std::vector<std::size_t>& valid,
+                           const std::vector<std::string>& shas, std::vector<Result<Posting>>& out);
   db::Connection& conn_;
 };
 
