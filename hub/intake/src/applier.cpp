@@ -57,29 +57,23 @@ struct Stored {
   nlohmann::json command;
 };
 
-ItemOutcome apply_transfer(registry::Ledger& ledger, const std::string& connector, const Stored& m, int seq,
-                           const nlohmann::json& item) {
+// A transfer item before the ledger has answered: what to post, and its outcome shell.
+ItemOutcome transfer_outcome_shell(const Stored& m, int seq, const nlohmann::json& item) {
   ItemOutcome o;
   o.seq = seq;
   o.business_key = item.value("business_key", "");
   o.hub_ref = m.hub_ref + "-" + std::to_string(seq + 1);
   o.business_keys = item.value("business_keys", nlohmann::json::object());
+  return o;
+}
+
+// The ledger's answer for one transfer, as the item's outcome.
+void settle_transfer(ItemOutcome& o, const nlohmann::json& item, const Result<registry::Posting>& r) {
   const std::string duplicate_reason = item.value("duplicate_reason", "DUPLICATE");
-  auto unit = registry::parse_unit_type(item.value("unit", ""));
-  if (!unit.ok()) {
-    o.state = "exception";
-    o.reason_code = unit.error().code;
-    o.detail = unit.error().message;
-    return o;
-  }
-  registry::Cause cause{registry::CauseType::kConnectorMessage, connector + ":" + m.message_id};
-  auto r = ledger.transfer(item.at("key").get<std::string>(), cause, item.at("from").get<std::string>(),
-                           item.at("to").get<std::string>(), *unit, item.at("vintage").get<int>(),
-                           item.at("quantity").get<std::int64_t>());
   if (r.ok() && !r->duplicate) {
     o.state = "applied";
     o.entry_id = r->entry_id;
-    return o;
+    return;
   }
   o.state = "exception";
   if (r.ok()) {
@@ -94,7 +88,6 @@ ItemOutcome apply_transfer(registry::Ledger& ledger, const std::string& connecto
     o.reason_code = r.error().code;
     o.detail = r.error().message;
   }
-  return o;
 }
 
 ItemOutcome apply_statement(db::Connection& conn, const std::string& connector, const Stored& m, int seq,
@@ -170,21 +163,36 @@ ApplyStats apply_inbox_batch(db::Connection& conn, const Connector& connector, c
   // One lock order for every writer (docs/ledger.md): all accounts first, by account id.
   if (!accounts.empty()) tx.exec("SELECT gx_lock_accounts($1::text[])", {pg_text_array(accounts)});
 
+  // Every transfer of the batch in one round trip (Ledger::transfer_batch, in this
+  // transaction), in message order; the other commands one by one.
   registry::Ledger ledger(conn);
-  nlohmann::json item_rows = nlohmann::json::array();
-  nlohmann::json exception_rows = nlohmann::json::array();
-  nlohmann::json message_rows = nlohmann::json::array();
-  nlohmann::json outbox_rows = nlohmann::json::array();
-  for (const auto& m : messages) {
-    std::vector<ItemOutcome> outcomes;
+  std::vector<std::vector<ItemOutcome>> outcomes(messages.size());
+  std::vector<registry::TransferItem> transfers;
+  std::vector<std::pair<std::size_t, std::size_t>> transfer_slots;  // (message, outcome index)
+  for (std::size_t mi = 0; mi < messages.size(); ++mi) {
+    const auto& m = messages[mi];
     const auto& items = m.command.at("items");
     for (int seq = 0; seq < static_cast<int>(items.size()); ++seq) {
       const auto& item = items[static_cast<std::size_t>(seq)];
       const std::string type = item.value("type", "");
       if (type == "transfer") {
-        outcomes.push_back(apply_transfer(ledger, connector.name(), m, seq, item));
+        auto o = transfer_outcome_shell(m, seq, item);
+        auto unit = registry::parse_unit_type(item.value("unit", ""));
+        if (!unit.ok()) {
+          o.state = "exception";
+          o.reason_code = unit.error().code;
+          o.detail = unit.error().message;
+          outcomes[mi].push_back(std::move(o));
+          continue;
+        }
+        transfers.push_back({item.at("key").get<std::string>(),
+                             registry::Cause{registry::CauseType::kConnectorMessage, connector.name() + ":" + m.message_id},
+                             item.at("from").get<std::string>(), item.at("to").get<std::string>(), *unit,
+                             item.at("vintage").get<int>(), item.at("quantity").get<std::int64_t>()});
+        transfer_slots.emplace_back(mi, outcomes[mi].size());
+        outcomes[mi].push_back(std::move(o));
       } else if (type == "statement") {
-        outcomes.push_back(apply_statement(conn, connector.name(), m, seq, item));
+        outcomes[mi].push_back(apply_statement(conn, connector.name(), m, seq, item));
       } else {
         ItemOutcome o;
         o.seq = seq;
@@ -193,11 +201,27 @@ ApplyStats apply_inbox_batch(db::Connection& conn, const Connector& connector, c
         o.state = "exception";
         o.reason_code = "UNSUPPORTED_COMMAND";
         o.detail = "the hub cannot apply a command of type '" + type + "'";
-        outcomes.push_back(std::move(o));
+        outcomes[mi].push_back(std::move(o));
       }
     }
+  }
+  if (!transfers.empty()) {
+    auto results = ledger.transfer_batch(transfers);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      auto [mi, oi] = transfer_slots[i];
+      auto& o = outcomes[mi][oi];
+      settle_transfer(o, messages[mi].command.at("items")[static_cast<std::size_t>(o.seq)], results[i]);
+    }
+  }
+
+  nlohmann::json item_rows = nlohmann::json::array();
+  nlohmann::json exception_rows = nlohmann::json::array();
+  nlohmann::json message_rows = nlohmann::json::array();
+  nlohmann::json outbox_rows = nlohmann::json::array();
+  for (std::size_t mi = 0; mi < messages.size(); ++mi) {
+    const auto& m = messages[mi];
     ReceiptData receipt{m.message_id, m.hub_ref, m.kind, "applied", std::nullopt, m.received_at, m.body_sha256, {}};
-    for (const auto& o : outcomes) {
+    for (const auto& o : outcomes[mi]) {
       receipt.items.push_back({o.business_key, o.hub_ref, o.state, o.reason_code});
       item_rows.push_back({{"inbox_id", m.id}, {"seq", o.seq}, {"business_key", o.business_key},
                            {"state", o.state}, {"reason_code", o.reason_code ? nlohmann::json(*o.reason_code) : nlohmann::json()},
