@@ -51,9 +51,10 @@ void init_once() {
   xmlInitParser();
   if (xmlSecInit() < 0) throw std::runtime_error("xmlsec: xmlSecInit failed");
   if (xmlSecCheckVersion() != 1) throw std::runtime_error("xmlsec: the loaded library does not match the headers");
-  xmlSecErrorsSetCallback(record_error);
   if (xmlSecOpenSSLAppInit(nullptr) < 0) throw std::runtime_error("xmlsec: xmlSecOpenSSLAppInit failed");
   if (xmlSecOpenSSLInit() < 0) throw std::runtime_error("xmlsec: xmlSecOpenSSLInit failed");
+  // After xmlSecOpenSSLInit, which installs its own (printing) callback.
+  xmlSecErrorsSetCallback(record_error);
   // xmlsec registers file/http/ftp readers for Reference URIs; with none registered no
   // reference can ever read outside the document, whatever the checks above it miss.
   xmlSecIOCleanupCallbacks();

@@ -47,7 +47,7 @@ void add_extension(X509* cert, int nid, const char* value) {
   X509_EXTENSION_free(ext);
 }
 
-std::string self_signed_pem(EVP_PKEY* key, KeyKind kind, const std::string& cn) {
+std::string self_signed_pem(EVP_PKEY* key, const std::string& cn) {
   detail::X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   unsigned char serial[16];
@@ -65,7 +65,7 @@ std::string self_signed_pem(EVP_PKEY* key, KeyKind kind, const std::string& cn) 
   X509_set_pubkey(cert.get(), key);
   add_extension(cert.get(), NID_subject_key_identifier, "hash");
   add_extension(cert.get(), NID_key_usage, "critical,digitalSignature,nonRepudiation");
-  const EVP_MD* md = kind == KeyKind::kEd25519 ? nullptr : EVP_sha256();
+  const EVP_MD* md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
   if (X509_sign(cert.get(), key, md) <= 0) throw std::runtime_error("X509_sign failed");
   detail::BioPtr out(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(out.get(), cert.get());
@@ -113,7 +113,7 @@ const TestKey& test_key(KeyKind kind, const std::string& name) {
   TestKey t;
   t.private_pem = private_pem_of(key.get());
   t.public_pem = public_pem_of(key.get());
-  t.certificate_pem = self_signed_pem(key.get(), kind, name);
+  t.certificate_pem = self_signed_pem(key.get(), name);
   auto priv = PrivateKey::from_pem(t.private_pem);
   if (!priv) throw std::runtime_error("test private key does not load: " + priv.error().to_string());
   t.private_key = *priv;
@@ -122,6 +122,10 @@ const TestKey& test_key(KeyKind kind, const std::string& name) {
     t.certificate = must_load(t.certificate_pem);
   }
   return cache.emplace(std::make_pair(kind, name), std::move(t)).first->second;
+}
+
+std::string another_certificate_pem(const TestKey& key, const std::string& cn) {
+  return self_signed_pem(key.private_key.pkey(), cn);
 }
 
 PublicKey rsa_public_key(std::string_view modulus, std::string_view exponent) {

@@ -25,6 +25,9 @@ struct TestKey {
 // A fresh key with a certificate. Keys are made once per (kind, name) per test process.
 const TestKey& test_key(KeyKind kind, const std::string& name = "signer");
 
+// Another self-signed certificate for the same key.
+std::string another_certificate_pem(const TestKey& key, const std::string& cn);
+
 std::string public_pem_of(EVP_PKEY* key);
 std::string private_pem_of(EVP_PKEY* key);
 
