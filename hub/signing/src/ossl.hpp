@@ -31,7 +31,7 @@ using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Freer<ECDSA_SIG_free>>;
 
 struct X509StackFree {
   // Frees the stack only: the certificates belong to the PublicKey objects that hold them.
-  void operator()(STACK_OF(X509)* s) const { sk_X509_free(s); }
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
 

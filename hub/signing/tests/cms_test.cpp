@@ -15,54 +15,24 @@ namespace {
 
 using hub::signing::CmsVerifier;
 using hub::signing::PublicKey;
+using hub::signing::testing::certificate_of;
+using hub::signing::testing::cms_sign;
 using hub::signing::testing::KeyKind;
-using hub::signing::testing::TestKey;
 using hub::signing::testing::test_key;
+using hub::signing::testing::TestKey;
 namespace detail = hub::signing::detail;
 
 const std::string kCsv =
     "#H,EXCHG-SF-20261121,2026-11-21T17:05:00+09:00,2026-11-21\n"
     "trade_id,trade_time,product,vintage,seller_account,buyer_account,quantity,price_jpy\n"
-    "X20261121-0000001,2026-11-21T09:00:03+09:00,GXA,2026,JP-GX-100-0000026,JP-GX-100-0000034,100,2460\n"
+    "X20261121-0000001,2026-11-21T09:00:03+09:00,GXA,2026,JP-GX-100-0000026,JP-GX-100-0000034,100,"
+    "2460\n"
     "#T,1,100\n";
-
-detail::X509Ptr cert_of(const std::string& pem) {
-  auto bio = detail::memory_bio(pem);
-  return detail::X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-}
-
-struct Signer {
-  X509* cert;
-  EVP_PKEY* key;
-};
-
-// A CMS SignedData over `content` made with the OpenSSL API (what `openssl cms -sign
-// -binary` does), DER.
-std::string cms_sign(BIO* content, const std::vector<Signer>& signers, const EVP_MD* md, bool detached = true) {
-  unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
-  detail::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
-  for (const auto& s : signers) {
-    if (CMS_add1_signer(cms.get(), s.cert, s.key, md, flags) == nullptr)
-      throw std::runtime_error("CMS_add1_signer: " + detail::drain_openssl_errors());
-  }
-  if (CMS_final(cms.get(), content, nullptr, flags) != 1) throw std::runtime_error("CMS_final failed");
-  detail::BioPtr out(BIO_new(BIO_s_mem()));
-  i2d_CMS_bio(out.get(), cms.get());
-  char* data = nullptr;
-  long n = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
-}
-
-std::string cms_sign(std::string_view content, const TestKey& key, const EVP_MD* md = EVP_sha256(),
-                     bool detached = true) {
-  auto cert = cert_of(key.certificate_pem);
-  auto bio = detail::memory_bio(content);
-  return cms_sign(bio.get(), {{cert.get(), key.private_key.pkey()}}, md, detached);
-}
 
 std::string to_pem(const std::string& der) {
   detail::BioPtr out(BIO_new(BIO_s_mem()));
-  PEM_write_bio(out.get(), "CMS", "", reinterpret_cast<const unsigned char*>(der.data()), static_cast<long>(der.size()));
+  PEM_write_bio(out.get(), "CMS", "", reinterpret_cast<const unsigned char*>(der.data()),
+                static_cast<long>(der.size()));
   char* data = nullptr;
   long n = BIO_get_mem_data(out.get(), &data);
   return std::string(data, static_cast<std::size_t>(n));
@@ -87,7 +57,7 @@ TEST(CmsTest, VerifiesDetachedSignaturesInDerAndPemOverBytesAndFiles) {
   for (KeyKind kind : {KeyKind::kRsa2048, KeyKind::kEcP256}) {
     const auto& key = test_key(kind, "exchange");
     auto v = verifier({test_key(KeyKind::kRsa2048, "other").certificate, key.certificate});
-    std::string der = cms_sign(kCsv, key);
+    std::string der = cms_sign(kCsv, key, EVP_sha256());
     for (const std::string& sig : {der, to_pem(der)}) {
       auto r = v.verify_detached(kCsv, sig);
       ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -108,10 +78,11 @@ TEST(CmsTest, VerifiesDetachedSignaturesInDerAndPemOverBytesAndFiles) {
 TEST(CmsTest, RefusesChangedContent) {
   const auto& key = test_key(KeyKind::kRsa2048, "exchange");
   auto v = verifier({key.certificate});
-  std::string sig = cms_sign(kCsv, key);
+  std::string sig = cms_sign(kCsv, key, EVP_sha256());
   std::string changed = kCsv;
   changed.replace(changed.find(",100,2460"), 9, ",900,2460");
-  expect_refused(v.verify_detached(changed, sig), "does not verify with the registered certificate");
+  expect_refused(v.verify_detached(changed, sig),
+                 "does not verify with the registered certificate");
   expect_refused(v.verify_detached(kCsv + "\n", sig), "does not verify");
   hub::testing::TempDir dir;
   hub::testing::write_file(dir.path() / "f.csv", changed);
@@ -122,7 +93,8 @@ TEST(CmsTest, RefusesSignersThatAreNotRegistered) {
   const auto& intruder = test_key(KeyKind::kRsa2048, "intruder");
   const auto& exchange = test_key(KeyKind::kRsa2048, "exchange");
   // The CMS carries the intruder's certificate: it is never a source of identity.
-  expect_refused(verifier({exchange.certificate}).verify_detached(kCsv, cms_sign(kCsv, intruder)),
+  expect_refused(verifier({exchange.certificate})
+                     .verify_detached(kCsv, cms_sign(kCsv, intruder, EVP_sha256())),
                  "is not a certificate registered for this connector");
 }
 
@@ -131,31 +103,39 @@ TEST(CmsTest, RefusesAnImpostorCertificateWithTheRegisteredIssuerAndSerial) {
   // names it), but another key: the registered certificate's key decides.
   const auto& exchange = test_key(KeyKind::kRsa2048, "exchange");
   const auto& intruder = test_key(KeyKind::kRsa2048, "intruder");
-  auto registered = cert_of(exchange.certificate_pem);
+  auto registered = certificate_of(exchange.certificate_pem);
   detail::X509Ptr impostor(X509_dup(registered.get()));
   ASSERT_EQ(X509_set_pubkey(impostor.get(), intruder.private_key.pkey()), 1);
   ASSERT_GT(X509_sign(impostor.get(), intruder.private_key.pkey(), EVP_sha256()), 0);
   auto bio = detail::memory_bio(kCsv);
-  std::string sig = cms_sign(bio.get(), {{impostor.get(), intruder.private_key.pkey()}}, EVP_sha256());
-  expect_refused(verifier({exchange.certificate}).verify_detached(kCsv, sig), "does not verify with the registered");
+  std::string sig =
+      cms_sign(bio.get(), {{impostor.get(), intruder.private_key.pkey()}}, EVP_sha256());
+  expect_refused(verifier({exchange.certificate}).verify_detached(kCsv, sig),
+                 "does not verify with the registered");
 }
 
 TEST(CmsTest, RefusesSha1AndOtherShapes) {
   const auto& key = test_key(KeyKind::kRsa2048, "exchange");
   auto v = verifier({key.certificate});
-  expect_refused(v.verify_detached(kCsv, cms_sign(kCsv, key, EVP_sha1())), "digest algorithm is SHA-1");
-  expect_refused(v.verify_detached(kCsv, cms_sign(kCsv, key, EVP_sha256(), /*detached=*/false)), "carries its content");
-  auto cert_a = cert_of(key.certificate_pem);
+  expect_refused(v.verify_detached(kCsv, cms_sign(kCsv, key, EVP_sha1())),
+                 "digest algorithm is SHA-1");
+  expect_refused(v.verify_detached(kCsv, cms_sign(kCsv, key, EVP_sha256(), /*detached=*/false)),
+                 "carries its content");
+  auto cert_a = certificate_of(key.certificate_pem);
   const auto& other = test_key(KeyKind::kEcP256, "exchange-2");
-  auto cert_b = cert_of(other.certificate_pem);
+  auto cert_b = certificate_of(other.certificate_pem);
   auto bio = detail::memory_bio(kCsv);
-  std::string two = cms_sign(bio.get(), {{cert_a.get(), key.private_key.pkey()}, {cert_b.get(), other.private_key.pkey()}},
-                             EVP_sha256());
-  expect_refused(verifier({key.certificate, other.certificate}).verify_detached(kCsv, two), "2 signers");
+  std::string two = cms_sign(
+      bio.get(), {{cert_a.get(), key.private_key.pkey()}, {cert_b.get(), other.private_key.pkey()}},
+      EVP_sha256());
+  expect_refused(verifier({key.certificate, other.certificate}).verify_detached(kCsv, two),
+                 "2 signers");
   expect_refused(v.verify_detached(kCsv, "not a signature"), "not a CMS structure in DER");
-  expect_refused(v.verify_detached(kCsv, "-----BEGIN CMS-----\nAAAA\n-----END CMS-----\n"), "not a CMS structure in PEM");
-  expect_refused(v.verify_detached_file("/nonexistent/settlement.csv", cms_sign(kCsv, key)), "cannot open",
-                 "CONTENT_UNREADABLE");
+  expect_refused(v.verify_detached(kCsv, "-----BEGIN CMS-----\nAAAA\n-----END CMS-----\n"),
+                 "not a CMS structure in PEM");
+  expect_refused(
+      v.verify_detached_file("/nonexistent/settlement.csv", cms_sign(kCsv, key, EVP_sha256())),
+      "cannot open", "CONTENT_UNREADABLE");
 }
 
 TEST(CmsTest, Rsa1024CannotBeRegisteredNorSign) {
@@ -163,7 +143,8 @@ TEST(CmsTest, Rsa1024CannotBeRegisteredNorSign) {
   auto registered = PublicKey::from_pem(weak.certificate_pem);
   ASSERT_FALSE(registered.ok());
   EXPECT_NE(registered.error().message.find("at least 2048"), std::string::npos);
-  expect_refused(verifier({test_key(KeyKind::kRsa2048, "exchange").certificate}).verify_detached(kCsv, cms_sign(kCsv, weak)),
+  expect_refused(verifier({test_key(KeyKind::kRsa2048, "exchange").certificate})
+                     .verify_detached(kCsv, cms_sign(kCsv, weak, EVP_sha256())),
                  "is not a certificate registered");
 }
 
@@ -181,14 +162,17 @@ TEST(CmsTest, StreamsA64MiBFileWithoutHoldingIt) {
   auto path = dir.path() / "big.csv";
   {
     std::ofstream out(path, std::ios::binary);
-    std::string line = "X20261121-0000001,2026-11-21T09:00:03+09:00,GXA,2026,JP-GX-100-0000026,JP-GX-100-0000034,1,2460\n";
+    std::string line =
+        "X20261121-0000001,2026-11-21T09:00:03+09:00,GXA,2026,JP-GX-100-0000026,JP-GX-100-0000034,"
+        "1,2460\n";
     std::string block;
     while (block.size() < (1u << 20)) block += line;
     block.resize(1u << 20);
-    for (int i = 0; i < 64; ++i) out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    for (int i = 0; i < 64; ++i)
+      out.write(block.data(), static_cast<std::streamsize>(block.size()));
   }
   const auto& key = test_key(KeyKind::kRsa2048, "exchange");
-  auto cert = cert_of(key.certificate_pem);
+  auto cert = certificate_of(key.certificate_pem);
   detail::BioPtr in(BIO_new_file(path.c_str(), "rb"));
   std::string sig = cms_sign(in.get(), {{cert.get(), key.private_key.pkey()}}, EVP_sha256());
   auto v = verifier({key.certificate});
@@ -214,8 +198,9 @@ TEST(CmsInteropTest, VerifiesWhatOpensslCmsSignsAndRefusesItsSha1) {
   auto v = verifier({key.certificate});
   for (const char* md : {"sha256", "sha1"}) {
     std::string out = p(md);
-    auto r = hub::testing::run_command({"openssl", "cms", "-sign", "-binary", "-outform", "DER", "-md", md, "-in",
-                                        p("file.csv"), "-signer", p("cert.pem"), "-inkey", p("key.pem"), "-out", out});
+    auto r = hub::testing::run_command({"openssl", "cms", "-sign", "-binary", "-outform", "DER",
+                                        "-md", md, "-in", p("file.csv"), "-signer", p("cert.pem"),
+                                        "-inkey", p("key.pem"), "-out", out});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto verified = v.verify_detached_file(dir.path() / "file.csv", hub::testing::read_file(out));
     if (std::string(md) == "sha256") {
@@ -226,9 +211,10 @@ TEST(CmsInteropTest, VerifiesWhatOpensslCmsSignsAndRefusesItsSha1) {
     }
   }
   // And the other way: openssl verifies a signature our test helper made the same way.
-  hub::testing::write_file(dir.path() / "ours.der", cms_sign(kCsv, key));
-  auto r = hub::testing::run_command({"openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", p("ours.der"),
-                                      "-content", p("file.csv"), "-noverify", "-out", "/dev/null"});
+  hub::testing::write_file(dir.path() / "ours.der", cms_sign(kCsv, key, EVP_sha256()));
+  auto r = hub::testing::run_command({"openssl", "cms", "-verify", "-binary", "-inform", "DER",
+                                      "-in", p("ours.der"), "-content", p("file.csv"), "-noverify",
+                                      "-out", "/dev/null"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 

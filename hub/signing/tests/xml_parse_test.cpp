@@ -16,7 +16,8 @@ void expect_malformed(std::string_view xml, const std::string& fragment) {
 
 TEST(XmlParseTest, ParsesAPlainDocumentAndSerializesItBack) {
   auto doc = XmlDocument::parse(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<jc:Receipt xmlns:jc=\"urn:x\"><jc:Status>applied &amp; "
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<jc:Receipt "
+      "xmlns:jc=\"urn:x\"><jc:Status>applied &amp; "
       "done</jc:Status><!-- c --><![CDATA[<raw>]]></jc:Receipt>");
   ASSERT_TRUE(doc.ok()) << doc.error().to_string();
   ASSERT_NE(doc->root(), nullptr);
@@ -41,16 +42,18 @@ TEST(XmlParseTest, RefusesEntityExpansionBeforeExpandingAnything) {
 TEST(XmlParseTest, RefusesExternalEntitiesAndExternalDtds) {
   hub::testing::TempDir dir;
   hub::testing::write_file(dir.path() / "secret.txt", "top secret");
-  std::string xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM \"file://" + (dir.path() / "secret.txt").string() +
-                    "\">]><r>&x;</r>";
+  std::string xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM \"file://" +
+                    (dir.path() / "secret.txt").string() + "\">]><r>&x;</r>";
   expect_malformed(xxe, "DOCTYPE");
   expect_malformed("<!DOCTYPE r SYSTEM \"http://127.0.0.1:9/evil.dtd\"><r/>", "DOCTYPE");
-  expect_malformed("<!DOCTYPE r PUBLIC \"-//X//Y\" \"http://127.0.0.1:9/evil.dtd\"><r/>", "DOCTYPE");
+  expect_malformed("<!DOCTYPE r PUBLIC \"-//X//Y\" \"http://127.0.0.1:9/evil.dtd\"><r/>",
+                   "DOCTYPE");
   // Even a harmless-looking DOCTYPE could declare an ID attribute: refused too.
   expect_malformed("<!DOCTYPE r><r/>", "DOCTYPE");
   expect_malformed("<!DOCTYPE r [<!ATTLIST r Id ID #IMPLIED>]><r Id=\"a\"/>", "DOCTYPE");
   // Parameter entities in the internal subset.
-  expect_malformed("<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://127.0.0.1:9/p\"> %p;]><r/>", "DOCTYPE");
+  expect_malformed("<!DOCTYPE r [<!ENTITY % p SYSTEM \"http://127.0.0.1:9/p\"> %p;]><r/>",
+                   "DOCTYPE");
 }
 
 TEST(XmlParseTest, RefusesUndeclaredEntityReferences) {
@@ -58,9 +61,12 @@ TEST(XmlParseTest, RefusesUndeclaredEntityReferences) {
 }
 
 TEST(XmlParseTest, RefusesXInclude) {
-  expect_malformed(R"(<r xmlns:xi="http://www.w3.org/2001/XInclude"><a><xi:include href="file:///etc/passwd" parse="text"/></a></r>)",
-                   "XInclude");
-  expect_malformed(R"(<r xmlns:xi="http://www.w3.org/2003/XInclude"><xi:include href="other.xml"/></r>)", "XInclude");
+  expect_malformed(
+      R"(<r xmlns:xi="http://www.w3.org/2001/XInclude"><a><xi:include href="file:///etc/passwd" parse="text"/></a></r>)",
+      "XInclude");
+  expect_malformed(
+      R"(<r xmlns:xi="http://www.w3.org/2003/XInclude"><xi:include href="other.xml"/></r>)",
+      "XInclude");
 }
 
 TEST(XmlParseTest, RefusesBrokenAndOversizedDocuments) {

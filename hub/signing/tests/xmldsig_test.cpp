@@ -21,8 +21,8 @@ using hub::signing::XmlSignatureMethod;
 using hub::signing::XmlSigner;
 using hub::signing::XmlSignOptions;
 using hub::signing::testing::KeyKind;
-using hub::signing::testing::TestKey;
 using hub::signing::testing::test_key;
+using hub::signing::testing::TestKey;
 
 const std::string kJCredit = R"(<?xml version="1.0" encoding="UTF-8"?>
 <jc:CancellationNotice xmlns:jc="urn:jp:j-credit:registry:gx-link:1" version="1.0">
@@ -51,10 +51,12 @@ XmlSignOptions by_id_options() {
   return o;
 }
 
-std::string sign(const std::string& xml, const TestKey& key, XmlSignOptions options = {}, bool with_cert = false) {
+std::string sign(const std::string& xml, const TestKey& key, XmlSignOptions options = {},
+                 bool with_cert = false) {
   options.include_certificate = options.include_certificate || with_cert;
-  auto signer = XmlSigner::create(key.private_key, with_cert ? std::optional<PublicKey>(key.certificate) : std::nullopt,
-                                  options);
+  auto signer = XmlSigner::create(
+      key.private_key, with_cert ? std::optional<PublicKey>(key.certificate) : std::nullopt,
+      options);
   if (!signer) throw std::runtime_error(signer.error().to_string());
   auto signed_xml = signer->sign(xml);
   if (!signed_xml) throw std::runtime_error(signed_xml.error().to_string());
@@ -77,14 +79,16 @@ void expect_refused(const hub::Result<VerifiedXml>& r, const std::string& fragme
 // Replaces the first `from` (which must be there) with `to`.
 std::string replaced(std::string s, const std::string& from, const std::string& to) {
   auto at = s.find(from);
-  if (at == std::string::npos) throw std::runtime_error("test fixture: '" + from + "' not found in\n" + s);
+  if (at == std::string::npos)
+    throw std::runtime_error("test fixture: '" + from + "' not found in\n" + s);
   return s.replace(at, from.size(), to);
 }
 
 std::string signature_of(const std::string& doc) {
   auto start = doc.find("<ds:Signature");
   auto end = doc.find("</ds:Signature>");
-  if (start == std::string::npos || end == std::string::npos) throw std::runtime_error("no signature in\n" + doc);
+  if (start == std::string::npos || end == std::string::npos)
+    throw std::runtime_error("no signature in\n" + doc);
   return doc.substr(start, end + 15 - start);
 }
 
@@ -105,8 +109,8 @@ TEST(XmlDsigTest, SignsAndVerifiesRsaAndEcdsaOverTheWholeDocument) {
     EXPECT_EQ(r->digest_method(), XmlDigestMethod::kSha256);
     EXPECT_EQ(r->digest_value().size(), 32u);
     EXPECT_EQ(r->key().info().fingerprint_sha256, key.spki.info().fingerprint_sha256);
-    EXPECT_EQ(r->signature_method(),
-              kind == KeyKind::kRsa2048 ? XmlSignatureMethod::kRsaSha256 : XmlSignatureMethod::kEcdsaSha256);
+    EXPECT_EQ(r->signature_method(), kind == KeyKind::kRsa2048 ? XmlSignatureMethod::kRsaSha256
+                                                               : XmlSignatureMethod::kEcdsaSha256);
   }
 }
 
@@ -118,12 +122,15 @@ TEST(XmlDsigTest, SignsAndVerifiesByIdWithTheCertificateInKeyInfo) {
   EXPECT_NE(doc.find("URI=\"#m-JCM-20261121-0007\""), std::string::npos);
   EXPECT_NE(doc.find("<ds:X509Certificate>"), std::string::npos);
   // Two registered keys: the KeyInfo certificate picks the right one.
-  auto r = verifier({test_key(KeyKind::kEcP256, "other").certificate, key.certificate}, by_id_policy()).verify(doc);
+  auto r =
+      verifier({test_key(KeyKind::kEcP256, "other").certificate, key.certificate}, by_id_policy())
+          .verify(doc);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(element_name(r->signed_element()), "CancellationForGx");
   EXPECT_EQ(r->reference_uri(), "#m-JCM-20261121-0007");
   EXPECT_EQ(r->digest_method(), XmlDigestMethod::kSha384);
-  EXPECT_EQ(r->key().info().cert_fingerprint_sha256, key.certificate.info().cert_fingerprint_sha256);
+  EXPECT_EQ(r->key().info().cert_fingerprint_sha256,
+            key.certificate.info().cert_fingerprint_sha256);
 }
 
 TEST(XmlDsigTest, SpkiRegistrationMatchesAKeyInfoCertificateByPublicKey) {
@@ -136,11 +143,13 @@ TEST(XmlDsigTest, RefusesAKeyInfoCertificateThatIsNotRegistered) {
   // Signed by an unregistered key that ships its own certificate: never trusted.
   const auto& intruder = test_key(KeyKind::kRsa2048, "intruder");
   std::string doc = sign(kJCredit, intruder, {}, /*with_cert=*/true);
-  expect_refused(verifier({test_key(KeyKind::kRsa2048, "jcredit").certificate}).verify(doc), "is not registered");
+  expect_refused(verifier({test_key(KeyKind::kRsa2048, "jcredit").certificate}).verify(doc),
+                 "is not registered");
   // The registered certificate's key, but the message carries another certificate for it:
   // J-Credit registers certificates, and the certificate must match, not just the key.
   const auto& jcredit = test_key(KeyKind::kRsa2048, "jcredit");
-  auto reissued = PublicKey::from_pem(hub::signing::testing::another_certificate_pem(jcredit, "jcredit reissued"));
+  auto reissued = PublicKey::from_pem(
+      hub::signing::testing::another_certificate_pem(jcredit, "jcredit reissued"));
   ASSERT_TRUE(reissued.ok());
   XmlSignOptions with_cert;
   with_cert.include_certificate = true;
@@ -155,23 +164,28 @@ TEST(XmlDsigTest, RefusesAKeyInfoCertificateThatIsNotRegistered) {
 
 TEST(XmlDsigTest, RefusesSignaturesByUnregisteredKeys) {
   std::string doc = sign(kJCredit, test_key(KeyKind::kRsa2048, "intruder"));
-  expect_refused(verifier({test_key(KeyKind::kRsa2048, "jcredit").spki}).verify(doc), "does not verify with the registered");
+  expect_refused(verifier({test_key(KeyKind::kRsa2048, "jcredit").spki}).verify(doc),
+                 "does not verify with the registered");
   // An EC-signed document and only RSA keys registered.
   std::string ec_doc = sign(kJCredit, test_key(KeyKind::kEcP256));
-  expect_refused(verifier({test_key(KeyKind::kRsa2048).spki}).verify(ec_doc), "no registered key fits");
+  expect_refused(verifier({test_key(KeyKind::kRsa2048).spki}).verify(ec_doc),
+                 "no registered key fits");
 }
 
 TEST(XmlDsigTest, RefusesChangedContentAndChangedSignedInfo) {
   const auto& key = test_key(KeyKind::kRsa2048);
   auto v = verifier({key.spki});
   std::string doc = sign(kJCredit, key);
-  expect_refused(v.verify(replaced(doc, "<jc:Quantity>500<", "<jc:Quantity>5000<")), "DigestValue does not match");
+  expect_refused(v.verify(replaced(doc, "<jc:Quantity>500<", "<jc:Quantity>5000<")),
+                 "DigestValue does not match");
   // A comment is outside what URI="" signs; an attribute is inside.
   EXPECT_TRUE(v.verify(replaced(doc, "<jc:Quantity>", "<!-- note --><jc:Quantity>")).ok());
-  expect_refused(v.verify(replaced(doc, "gx-link:1\" version=\"1.0\"", "gx-link:1\" version=\"1.1\"")),
-                 "DigestValue does not match");
-  expect_refused(v.verify(replaced(doc, "<ds:Reference URI=\"\">", "<ds:Reference URI=\"\" Id=\"r\">")),
-                 "SignatureValue does not verify");
+  expect_refused(
+      v.verify(replaced(doc, "gx-link:1\" version=\"1.0\"", "gx-link:1\" version=\"1.1\"")),
+      "DigestValue does not match");
+  expect_refused(
+      v.verify(replaced(doc, "<ds:Reference URI=\"\">", "<ds:Reference URI=\"\" Id=\"r\">")),
+      "SignatureValue does not verify");
 }
 
 TEST(XmlDsigTest, ReturnsMalformedForDocumentsThatDoNotParse) {
@@ -196,21 +210,29 @@ TEST(XmlDsigTest, RefusesAlgorithmsOutsideThePolicy) {
   const Case cases[] = {
       {"CanonicalizationMethod Algorithm=\"" + exc + "\"",
        "CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"",
-       "CanonicalizationMethod \"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\" is not allowed by this connector's policy"},
+       "CanonicalizationMethod \"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\" is not allowed "
+       "by this connector's policy"},
       {"CanonicalizationMethod Algorithm=\"" + exc + "\"",
-       "CanonicalizationMethod Algorithm=\"http://www.w3.org/2006/12/xml-c14n11\"", "is not accepted"},
+       "CanonicalizationMethod Algorithm=\"http://www.w3.org/2006/12/xml-c14n11\"",
+       "is not accepted"},
       {rsa256, "http://www.w3.org/2000/09/xmldsig#rsa-sha1", "SHA-1 is never accepted"},
       {rsa256, "http://www.w3.org/2000/09/xmldsig#hmac-sha1", "HMAC"},
       {rsa256, "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256", "HMAC"},
       {rsa256, "http://www.w3.org/2001/04/xmldsig-more#rsa-md5", "MD5"},
-      {rsa256, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", "is not allowed by this connector's policy"},
-      {sha256, "http://www.w3.org/2000/09/xmldsig#sha1", "DigestMethod \"http://www.w3.org/2000/09/xmldsig#sha1\" is refused: SHA-1"},
-      {sha256, "http://www.w3.org/2001/04/xmlenc#sha512", "is not allowed by this connector's policy"},
+      {rsa256, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+       "is not allowed by this connector's policy"},
+      {sha256, "http://www.w3.org/2000/09/xmldsig#sha1",
+       "DigestMethod \"http://www.w3.org/2000/09/xmldsig#sha1\" is refused: SHA-1"},
+      {sha256, "http://www.w3.org/2001/04/xmlenc#sha512",
+       "is not allowed by this connector's policy"},
       {"<ds:Transform Algorithm=\"" + exc + "\"/>",
-       "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>not(ancestor-or-self::x)</ds:XPath></ds:Transform>",
+       "<ds:Transform "
+       "Algorithm=\"http://www.w3.org/TR/1999/"
+       "REC-xpath-19991116\"><ds:XPath>not(ancestor-or-self::x)</ds:XPath></ds:Transform>",
        "XPath and XSLT transforms are never accepted"},
       {"<ds:Transform Algorithm=\"" + exc + "\"/>",
-       "<ds:Transform Algorithm=\"" + exc + "\"/><ds:Transform Algorithm=\"" + exc + "\"/>", "3 transforms"},
+       "<ds:Transform Algorithm=\"" + exc + "\"/><ds:Transform Algorithm=\"" + exc + "\"/>",
+       "3 transforms"},
       {"<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>", "",
        "the first transform must be enveloped-signature"},
   };
@@ -223,10 +245,12 @@ TEST(XmlDsigTest, RefusesAlgorithmsOutsideThePolicy) {
   // fails, as SignedInfo was changed).
   XmlDsigPolicy inclusive;
   inclusive.canonicalization = {XmlC14n::kExclusive, XmlC14n::kInclusive};
-  expect_refused(verifier({key.spki}, inclusive)
-                     .verify(replaced(doc, "CanonicalizationMethod Algorithm=\"" + exc + "\"",
-                                      "CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"")),
-                 "SignatureValue does not verify");
+  expect_refused(
+      verifier({key.spki}, inclusive)
+          .verify(replaced(doc, "CanonicalizationMethod Algorithm=\"" + exc + "\"",
+                           "CanonicalizationMethod "
+                           "Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"")),
+      "SignatureValue does not verify");
 }
 
 TEST(XmlDsigTest, RefusesReferencesOutsideTheProfile) {
@@ -234,19 +258,26 @@ TEST(XmlDsigTest, RefusesReferencesOutsideTheProfile) {
   auto whole = verifier({key.spki});
   std::string doc = sign(kJCredit, key);
   const std::string ref = "<ds:Reference URI=\"\">";
-  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"http://127.0.0.1:9/other.xml\">")),
+  expect_refused(
+      whole.verify(replaced(doc, ref, "<ds:Reference URI=\"http://127.0.0.1:9/other.xml\">")),
+      "points outside the document");
+  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"file:///etc/passwd\">")),
                  "points outside the document");
-  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"file:///etc/passwd\">")), "points outside the document");
-  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"#xpointer(/)\">")), "is an XPointer");
-  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"#a b\">")), "is not \"#\" followed by an Id");
+  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"#xpointer(/)\">")),
+                 "is an XPointer");
+  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"#a b\">")),
+                 "is not \"#\" followed by an Id");
   expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference>")), "has no URI");
-  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"#x\">")), "requires URI=\"\"");
-  expect_refused(verifier({key.spki}, by_id_policy()).verify(doc), "requires a reference to the element's Id");
+  expect_refused(whole.verify(replaced(doc, ref, "<ds:Reference URI=\"#x\">")),
+                 "requires URI=\"\"");
+  expect_refused(verifier({key.spki}, by_id_policy()).verify(doc),
+                 "requires a reference to the element's Id");
   // Two References.
   auto start = doc.find(ref);
   auto end = doc.find("</ds:Reference>") + 15;
   std::string reference = doc.substr(start, end - start);
-  expect_refused(whole.verify(replaced(doc, reference, reference + reference)), "2 References: exactly one");
+  expect_refused(whole.verify(replaced(doc, reference, reference + reference)),
+                 "2 References: exactly one");
   // No Transforms at all.
   auto ts = doc.find("<ds:Transforms>");
   auto te = doc.find("</ds:Transforms>") + 16;
@@ -256,10 +287,12 @@ TEST(XmlDsigTest, RefusesReferencesOutsideTheProfile) {
 TEST(XmlDsigTest, RequiresTheC14nTransformWhenThePolicySays) {
   const auto& key = test_key(KeyKind::kRsa2048);
   std::string doc = sign(kJCredit, key);
-  std::string enveloped_only = replaced(doc, "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>", "");
+  std::string enveloped_only =
+      replaced(doc, "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>", "");
   XmlDsigPolicy strict;
   strict.require_reference_c14n_transform = true;
-  expect_refused(verifier({key.spki}, strict).verify(enveloped_only), "must list a canonicalization transform");
+  expect_refused(verifier({key.spki}, strict).verify(enveloped_only),
+                 "must list a canonicalization transform");
   EXPECT_TRUE(verifier({key.spki}, strict).verify(doc).ok());
 }
 
@@ -267,12 +300,15 @@ TEST(XmlDsigTest, RefusesObjectsAndUnexpectedElementsInTheSignature) {
   const auto& key = test_key(KeyKind::kRsa2048);
   auto v = verifier({key.spki});
   std::string doc = sign(kJCredit, key);
-  expect_refused(v.verify(replaced(doc, "</ds:Signature>", "<ds:Object Id=\"o\">x</ds:Object></ds:Signature>")),
+  expect_refused(v.verify(replaced(doc, "</ds:Signature>",
+                                   "<ds:Object Id=\"o\">x</ds:Object></ds:Signature>")),
                  "holds a ds:Object");
-  expect_refused(v.verify(replaced(doc, "</ds:Signature>", "<x:Extra xmlns:x=\"urn:x\"/></ds:Signature>")),
-                 "unexpected element <x:Extra>");
-  expect_refused(v.verify(replaced(doc, "</ds:SignedInfo>", "<x:Extra xmlns:x=\"urn:x\"/></ds:SignedInfo>")),
-                 "unexpected element <x:Extra> in SignedInfo");
+  expect_refused(
+      v.verify(replaced(doc, "</ds:Signature>", "<x:Extra xmlns:x=\"urn:x\"/></ds:Signature>")),
+      "unexpected element <x:Extra>");
+  expect_refused(
+      v.verify(replaced(doc, "</ds:SignedInfo>", "<x:Extra xmlns:x=\"urn:x\"/></ds:SignedInfo>")),
+      "unexpected element <x:Extra> in SignedInfo");
 }
 
 // ---- wrapping attacks (the defences W1-W6 of xmldsig.hpp) ------------------------------------
@@ -282,10 +318,12 @@ TEST(XmlDsigWrappingTest, W1RefusesASecondSignatureAnywhere) {
   std::string doc = sign(kJCredit, key);
   std::string sig = signature_of(doc);
   auto v = verifier({key.spki});
-  expect_refused(v.verify(replaced(doc, "<jc:Quantity>", sig + "<jc:Quantity>")), "2 ds:Signature elements");
-  // Hidden deep inside the content.
-  expect_refused(v.verify(replaced(doc, "<jc:Name>", "<jc:Name><x:y xmlns:x=\"urn:x\">" + sig + "</x:y>")),
+  expect_refused(v.verify(replaced(doc, "<jc:Quantity>", sig + "<jc:Quantity>")),
                  "2 ds:Signature elements");
+  // Hidden deep inside the content.
+  expect_refused(
+      v.verify(replaced(doc, "<jc:Name>", "<jc:Name><x:y xmlns:x=\"urn:x\">" + sig + "</x:y>")),
+      "2 ds:Signature elements");
 }
 
 TEST(XmlDsigWrappingTest, W2RefusesAReferenceToAnElementThatIsNotTheRoot) {
@@ -296,7 +334,8 @@ TEST(XmlDsigWrappingTest, W2RefusesAReferenceToAnElementThatIsNotTheRoot) {
   std::string signed_alone = sign(kJcm, key, by_id_options());
   std::string element = signed_alone.substr(signed_alone.find("<CancellationForGx"));
   std::string wrapped = "<Evil xmlns=\"urn:evil\"><Payload>forged</Payload>" + element + "</Evil>";
-  expect_refused(verifier({key.spki}, by_id_policy()).verify(wrapped), "is not the document element");
+  expect_refused(verifier({key.spki}, by_id_policy()).verify(wrapped),
+                 "is not the document element");
   // W6: with a policy that lets a child element be signed, the caller is handed exactly the
   // signed element, never the attacker's root.
   XmlDsigPolicy relaxed = by_id_policy();
@@ -312,7 +351,8 @@ TEST(XmlDsigWrappingTest, W2RefusesAWholeDocumentSignatureUnderAnotherRoot) {
   std::string doc = sign(kJCredit, key);
   std::string element = doc.substr(doc.find("<jc:CancellationNotice"));
   std::string wrapped = "<Evil><Quantity>999999</Quantity>" + element + "</Evil>";
-  expect_refused(verifier({key.spki}).verify(wrapped), "not a child of the element it signs (<Evil>)");
+  expect_refused(verifier({key.spki}).verify(wrapped),
+                 "not a child of the element it signs (<Evil>)");
 }
 
 TEST(XmlDsigWrappingTest, W3RefusesASignatureThatIsNotAChildOfTheSignedElement) {
@@ -320,14 +360,16 @@ TEST(XmlDsigWrappingTest, W3RefusesASignatureThatIsNotAChildOfTheSignedElement) 
   std::string doc = sign(kJCredit, key);
   std::string sig = signature_of(doc);
   // Moved into a child: the enveloped transform still removes it, so the digest would match.
-  std::string moved = replaced(replaced(doc, sig, ""), "<jc:Quantity>500", "<jc:Quantity>500" + sig);
+  std::string moved =
+      replaced(replaced(doc, sig, ""), "<jc:Quantity>500", "<jc:Quantity>500" + sig);
   expect_refused(verifier({key.spki}).verify(moved), "not a child of the element it signs");
   // By Id: the signature under a sibling of the signed element.
   const auto& ec = test_key(KeyKind::kEcP256, "jcm");
   std::string by_id = sign(kJcm, ec, by_id_options());
   std::string sig2 = signature_of(by_id);
   std::string moved2 = replaced(replaced(by_id, sig2, ""), "<Body>", "<Body>" + sig2);
-  expect_refused(verifier({ec.spki}, by_id_policy()).verify(moved2), "not a child of the element it signs");
+  expect_refused(verifier({ec.spki}, by_id_policy()).verify(moved2),
+                 "not a child of the element it signs");
 }
 
 TEST(XmlDsigWrappingTest, W4RefusesDuplicateIds) {
@@ -337,9 +379,11 @@ TEST(XmlDsigWrappingTest, W4RefusesDuplicateIds) {
   // Classic XSW: a forged element takes the Id; the genuine one is hidden further down.
   std::string genuine = doc.substr(doc.find("<CancellationForGx"));
   genuine = genuine.substr(0, genuine.find("<ds:Signature"));
-  std::string hidden = replaced(doc, "<Body>", "<Body><Hidden>" + genuine + "</CancellationForGx></Hidden>");
+  std::string hidden =
+      replaced(doc, "<Body>", "<Body><Hidden>" + genuine + "</CancellationForGx></Hidden>");
   expect_refused(v.verify(hidden), "appears on 2 elements");
-  expect_refused(v.verify(replaced(doc, "<Header>", "<Header Id=\"m-JCM-20261121-0007\">")), "appears on 2 elements");
+  expect_refused(v.verify(replaced(doc, "<Header>", "<Header Id=\"m-JCM-20261121-0007\">")),
+                 "appears on 2 elements");
 }
 
 TEST(XmlDsigWrappingTest, W5RefusesIdAmbiguity) {
@@ -347,19 +391,24 @@ TEST(XmlDsigWrappingTest, W5RefusesIdAmbiguity) {
   std::string doc = sign(kJcm, key, by_id_options());
   auto v = verifier({key.spki}, by_id_policy());
   const std::string id = "m-JCM-20261121-0007";
-  expect_refused(v.verify(replaced(doc, "<Header>", "<Header xml:id=\"" + id + "\">")), "ambiguous");
+  expect_refused(v.verify(replaced(doc, "<Header>", "<Header xml:id=\"" + id + "\">")),
+                 "ambiguous");
   expect_refused(v.verify(replaced(doc, "<Header>", "<Header ID=\"" + id + "\">")), "ambiguous");
   expect_refused(v.verify(replaced(doc, "<Header>", "<Header id=\"" + id + "\">")), "ambiguous");
-  expect_refused(
-      v.verify(replaced(doc, "<Header>",
-                        "<Header xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\" "
-                        "wsu:Id=\"" + id + "\">")),
-      "ambiguous");
+  expect_refused(v.verify(replaced(doc, "<Header>",
+                                   "<Header "
+                                   "xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/"
+                                   "oasis-200401-wss-wssecurity-utility-1.0.xsd\" "
+                                   "wsu:Id=\"" +
+                                       id + "\">")),
+                 "ambiguous");
   // The configured attribute in a namespace is not the configured attribute.
-  expect_refused(v.verify(replaced(doc, "Id=\"" + id + "\"", "xmlns:p=\"urn:p\" p:Id=\"" + id + "\"")),
-                 "no element has Id=");
+  expect_refused(
+      v.verify(replaced(doc, "Id=\"" + id + "\"", "xmlns:p=\"urn:p\" p:Id=\"" + id + "\"")),
+      "no element has Id=");
   // Id-like attributes with other values are no ambiguity.
-  std::string with_other_ids = replaced(kJcm, "<Header>", "<Header ID=\"h1\" xml:id=\"h2\"><Item Id=\"h3\"/>");
+  std::string with_other_ids =
+      replaced(kJcm, "<Header>", "<Header ID=\"h1\" xml:id=\"h2\"><Item Id=\"h3\"/>");
   EXPECT_TRUE(v.verify(sign(with_other_ids, key, by_id_options())).ok());
 }
 
@@ -386,14 +435,18 @@ TEST(XmlDsigTest, CreateRefusesUnusableKeysAndPolicies) {
   EXPECT_FALSE(XmlDsigVerifier::create({test_key(KeyKind::kRsa2048).spki}, bad_attr).ok());
 
   EXPECT_FALSE(XmlSigner::create(test_key(KeyKind::kEd25519).private_key, std::nullopt, {}).ok());
-  EXPECT_FALSE(XmlSigner::create(test_key(KeyKind::kRsa2048).private_key, test_key(KeyKind::kRsa2048, "x").certificate, {}).ok());
+  EXPECT_FALSE(XmlSigner::create(test_key(KeyKind::kRsa2048).private_key,
+                                 test_key(KeyKind::kRsa2048, "x").certificate, {})
+                   .ok());
   XmlSignOptions with_cert;
   with_cert.include_certificate = true;
-  EXPECT_FALSE(XmlSigner::create(test_key(KeyKind::kRsa2048).private_key, std::nullopt, with_cert).ok());
+  EXPECT_FALSE(
+      XmlSigner::create(test_key(KeyKind::kRsa2048).private_key, std::nullopt, with_cert).ok());
 }
 
 TEST(XmlDsigTest, SignByIdNeedsTheRootId) {
-  auto signer = XmlSigner::create(test_key(KeyKind::kEcP256).private_key, std::nullopt, by_id_options());
+  auto signer =
+      XmlSigner::create(test_key(KeyKind::kEcP256).private_key, std::nullopt, by_id_options());
   ASSERT_TRUE(signer.ok());
   auto r = signer->sign(kJCredit);
   ASSERT_FALSE(r.ok());
@@ -420,7 +473,8 @@ TEST(XmlDsigTest, OneVerifierServesManyThreads) {
         auto ok = v.verify(good);
         if (ok.ok() && element_name(ok->signed_element()) == "CancellationNotice") ++accepted;
         auto no = v.verify(bad);
-        if (!no.ok() && no.error().message.find("DigestValue does not match") != std::string::npos) ++refused;
+        if (!no.ok() && no.error().message.find("DigestValue does not match") != std::string::npos)
+          ++refused;
       }
     });
   }
@@ -442,19 +496,22 @@ TEST(XmlDsigInteropTest, Xmlsec1VerifiesWhatWeSignAndWeVerifyWhatItSigns) {
   hub::testing::write_file(dir.path() / "ours-ec.xml", sign(kJcm, ec, by_id_options()));
   auto p = [&](const char* name) { return (dir.path() / name).string(); };
 
-  auto r1 = hub::testing::run_command({"xmlsec1", "--verify", "--enabled-reference-uris", "empty", "--pubkey-pem",
-                                       p("rsa.pub.pem"), p("ours-rsa.xml")});
+  auto r1 = hub::testing::run_command({"xmlsec1", "--verify", "--enabled-reference-uris", "empty",
+                                       "--pubkey-pem", p("rsa.pub.pem"), p("ours-rsa.xml")});
   EXPECT_EQ(r1.exit_code, 0) << r1.output;
-  auto r2 = hub::testing::run_command({"xmlsec1", "--verify", "--enabled-reference-uris", "same-doc", "--id-attr:Id",
-                                       "urn:jp:jcm:registry:2:CancellationForGx", "--pubkey-pem", p("ec.pub.pem"),
-                                       p("ours-ec.xml")});
+  auto r2 =
+      hub::testing::run_command({"xmlsec1", "--verify", "--enabled-reference-uris", "same-doc",
+                                 "--id-attr:Id", "urn:jp:jcm:registry:2:CancellationForGx",
+                                 "--pubkey-pem", p("ec.pub.pem"), p("ours-ec.xml")});
   EXPECT_EQ(r2.exit_code, 0) << r2.output;
 
   // A template signed by xmlsec1: exclusive c14n, RSA-SHA256, enveloped, URI="".
-  std::string tmpl = replaced(kJCredit, "</jc:CancellationNotice>", R"(<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature></jc:CancellationNotice>)");
+  std::string tmpl = replaced(
+      kJCredit, "</jc:CancellationNotice>",
+      R"(<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature></jc:CancellationNotice>)");
   hub::testing::write_file(dir.path() / "tmpl.xml", tmpl);
-  auto r3 = hub::testing::run_command(
-      {"xmlsec1", "--sign", "--privkey-pem", p("rsa.key.pem"), "--output", p("theirs.xml"), p("tmpl.xml")});
+  auto r3 = hub::testing::run_command({"xmlsec1", "--sign", "--privkey-pem", p("rsa.key.pem"),
+                                       "--output", p("theirs.xml"), p("tmpl.xml")});
   ASSERT_EQ(r3.exit_code, 0) << r3.output;
   XmlDsigPolicy jcredit;
   jcredit.require_reference_c14n_transform = true;
@@ -463,7 +520,8 @@ TEST(XmlDsigInteropTest, Xmlsec1VerifiesWhatWeSignAndWeVerifyWhatItSigns) {
   std::string theirs = hub::testing::read_file(dir.path() / "theirs.xml");
   auto r = verifier({rsa.spki}, jcredit).verify(theirs);
   ASSERT_TRUE(r.ok()) << r.error().to_string() << "\n" << theirs;
-  expect_refused(verifier({rsa.spki}, jcredit).verify(replaced(theirs, "<jc:Quantity>500", "<jc:Quantity>600")),
+  expect_refused(verifier({rsa.spki}, jcredit)
+                     .verify(replaced(theirs, "<jc:Quantity>500", "<jc:Quantity>600")),
                  "DigestValue does not match");
 }
 

@@ -32,7 +32,8 @@ using hub::signing::XmlDsigVerifier;
 using hub::signing::testing::KeyKind;
 using hub::signing::testing::test_key;
 
-constexpr const char* kAbsent = "../shared/vectors is absent (see docs/development.md): the XML-DSig vector tests cannot run";
+constexpr const char* kAbsent =
+    "../shared/vectors is absent (see docs/development.md): the XML-DSig vector tests cannot run";
 
 std::string first_match(const std::string& text, const std::string& pattern) {
   std::smatch m;
@@ -44,8 +45,9 @@ std::string first_match(const std::string& text, const std::string& pattern) {
 std::optional<PublicKey> key_of_vector(const std::string& xml) {
   std::string modulus = first_match(xml, "<Modulus>([^<]+)</Modulus>");
   if (!modulus.empty()) {
-    return hub::signing::testing::rsa_public_key(hub::signing::testing::from_b64(modulus),
-                                                 hub::signing::testing::from_b64(first_match(xml, "<Exponent>([^<]+)</Exponent>")));
+    return hub::signing::testing::rsa_public_key(
+        hub::signing::testing::from_b64(modulus),
+        hub::signing::testing::from_b64(first_match(xml, "<Exponent>([^<]+)</Exponent>")));
   }
   std::string oid = first_match(xml, "NamedCurve URN=\"urn:oid:([0-9.]+)\"");
   if (oid.empty()) return std::nullopt;
@@ -53,7 +55,8 @@ std::optional<PublicKey> key_of_vector(const std::string& xml) {
   if (curve.empty()) return std::nullopt;
   std::size_t width = curve == "P-256" ? 32 : 48;
   return hub::signing::testing::ec_public_key(
-      curve, hub::signing::testing::decimal_to_bytes(first_match(xml, "<X Value=\"([0-9]+)\""), width),
+      curve,
+      hub::signing::testing::decimal_to_bytes(first_match(xml, "<X Value=\"([0-9]+)\""), width),
       hub::signing::testing::decimal_to_bytes(first_match(xml, "<Y Value=\"([0-9]+)\""), width));
 }
 
@@ -72,9 +75,12 @@ XmlDsigPolicy with_inclusive_c14n() {
 // A registered key that is not the vector's, of the same type.
 PublicKey stranger_for(const PublicKey& key) {
   switch (key.info().type) {
-    case hub::signing::KeyType::kEcP256: return test_key(KeyKind::kEcP256, "stranger").spki;
-    case hub::signing::KeyType::kEcP384: return test_key(KeyKind::kEcP384, "stranger").spki;
-    default: return test_key(KeyKind::kRsa2048, "stranger").spki;
+    case hub::signing::KeyType::kEcP256:
+      return test_key(KeyKind::kEcP256, "stranger").spki;
+    case hub::signing::KeyType::kEcP384:
+      return test_key(KeyKind::kEcP384, "stranger").spki;
+    default:
+      return test_key(KeyKind::kRsa2048, "stranger").spki;
   }
 }
 
@@ -103,7 +109,8 @@ TEST(XmlDsigVectorsTest, ValidVectorsVerifyOnlyWithTheirKeyRegistered) {
     auto r = verifier({*key}).verify(xml);
     if (inclusive) {
       ASSERT_FALSE(r.ok());
-      EXPECT_NE(r.error().message.find("REC-xml-c14n-20010315\" is not allowed by this connector's policy"),
+      EXPECT_NE(r.error().message.find(
+                    "REC-xml-c14n-20010315\" is not allowed by this connector's policy"),
                 std::string::npos)
           << r.error().message;
       r = verifier({*key}, with_inclusive_c14n()).verify(xml);
@@ -118,13 +125,16 @@ TEST(XmlDsigVectorsTest, ValidVectorsVerifyOnlyWithTheirKeyRegistered) {
     auto refused = verifier({stranger_for(*key)}, with_inclusive_c14n()).verify(xml);
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.error().code, "SIGNATURE_INVALID");
-    EXPECT_NE(refused.error().message.find("does not verify with the registered key"), std::string::npos)
+    EXPECT_NE(refused.error().message.find("does not verify with the registered key"),
+              std::string::npos)
         << refused.error().message;
     // Changed content under the registered key: the digest no longer matches.
-    std::string changed = std::regex_replace(xml, std::regex("<element1>test</element1>"), "<element1>Test</element1>");
+    std::string changed = std::regex_replace(xml, std::regex("<element1>test</element1>"),
+                                             "<element1>Test</element1>");
     auto tampered = verifier({*key}, with_inclusive_c14n()).verify(changed);
     ASSERT_FALSE(tampered.ok());
-    EXPECT_NE(tampered.error().message.find("DigestValue does not match"), std::string::npos) << tampered.error().message;
+    EXPECT_NE(tampered.error().message.find("DigestValue does not match"), std::string::npos)
+        << tampered.error().message;
   }
   EXPECT_EQ(verified, 5);
 }
@@ -135,12 +145,16 @@ TEST(XmlDsigVectorsTest, InvalidAndForbiddenVectorsAreRefusedForTheirReason) {
   // file -> (reason under the default policy, reason with inclusive c14n also allowed)
   const std::map<std::string, std::pair<std::string, std::string>> expected = {
       {"invalid/signature-rsa-enveloped-bad-digest-val.xml",
-       {"REC-xml-c14n-20010315\" is not allowed by this connector's policy", "SHA-1 is never accepted"}},
+       {"REC-xml-c14n-20010315\" is not allowed by this connector's policy",
+        "SHA-1 is never accepted"}},
       {"invalid/signature-rsa-enveloped-bad-sig.xml",
-       {"REC-xml-c14n-20010315\" is not allowed by this connector's policy", "SHA-1 is never accepted"}},
+       {"REC-xml-c14n-20010315\" is not allowed by this connector's policy",
+        "SHA-1 is never accepted"}},
       {"forbidden-by-policy/hmac_sha256_exc-c14n.xml", {"HMAC", "HMAC"}},
-      {"forbidden-by-policy/rsa2048_sha1_exc-c14n.xml", {"SHA-1 is never accepted", "SHA-1 is never accepted"}},
-      {"forbidden-by-policy/invalid-signature.xml", {"enveloping signature", "enveloping signature"}},
+      {"forbidden-by-policy/rsa2048_sha1_exc-c14n.xml",
+       {"SHA-1 is never accepted", "SHA-1 is never accepted"}},
+      {"forbidden-by-policy/invalid-signature.xml",
+       {"enveloping signature", "enveloping signature"}},
       {"forbidden-by-policy/signature-enveloping-hmac-sha1-trunclen-0-attack.xml",
        {"enveloping signature", "enveloping signature"}},
   };
@@ -162,7 +176,8 @@ TEST(XmlDsigVectorsTest, InvalidAndForbiddenVectorsAreRefusedForTheirReason) {
       }
       PublicKey registered = key ? *key : test_key(KeyKind::kRsa2048, "stranger").spki;
       for (bool permissive : {false, true}) {
-        auto r = verifier({registered}, permissive ? with_inclusive_c14n() : XmlDsigPolicy{}).verify(xml);
+        auto r = verifier({registered}, permissive ? with_inclusive_c14n() : XmlDsigPolicy{})
+                     .verify(xml);
         ASSERT_FALSE(r.ok());
         EXPECT_EQ(r.error().code, "SIGNATURE_INVALID");
         const std::string& reason = permissive ? it->second.second : it->second.first;
@@ -177,7 +192,8 @@ TEST(XmlDsigVectorsTest, InvalidAndForbiddenVectorsAreRefusedForTheirReason) {
 TEST(XmlDsigVectorsTest, ThePhaosCertificateIsTooWeakToRegister) {
   auto dir = hub::testing::shared_vectors_dir();
   ASSERT_TRUE(dir.has_value()) << kAbsent;
-  std::string xml = hub::testing::read_file(*dir / "xmldsig" / "invalid" / "signature-rsa-enveloped-bad-sig.xml");
+  std::string xml =
+      hub::testing::read_file(*dir / "xmldsig" / "invalid" / "signature-rsa-enveloped-bad-sig.xml");
   std::string b64 = first_match(xml, "<dsig:X509Certificate>([^<]+)</dsig:X509Certificate>");
   ASSERT_FALSE(b64.empty());
   std::string pem = "-----BEGIN CERTIFICATE-----\n";
