@@ -36,15 +36,6 @@ std::optional<std::chrono::system_clock::time_point> asn1_time(const ASN1_TIME* 
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-std::string spki_der(EVP_PKEY* pkey) {
-  int len = i2d_PUBKEY(pkey, nullptr);
-  if (len <= 0) return {};
-  std::string der(static_cast<std::size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(der.data());
-  i2d_PUBKEY(pkey, &p);
-  return der;
-}
-
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error("KEY_INVALID", "cannot read key file " + path);
@@ -154,7 +145,7 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   if (info->type == KeyType::kOther)
     return make_error("KEY_INVALID",
                       "unsupported key type (RSA, EC P-256/P-384/P-521 or Ed25519 are accepted)");
-  std::string der = spki_der(key.pkey_.get());
+  std::string der = detail::spki_der(key.pkey_.get());
   info->fingerprint_sha256 = sha256_hex(der);
   key.info_ = std::move(info);
   if (!key.pem_) key.pem_ = std::make_shared<const std::string>(key.spki_pem());

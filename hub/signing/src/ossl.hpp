@@ -41,7 +41,8 @@ std::string drain_openssl_errors();
 // A read-only memory BIO over bytes that outlive it (no copy).
 BioPtr memory_bio(std::string_view bytes);
 
-// The DER encoding of a certificate, or empty on failure.
+// The DER encoding of a certificate / of a key's SubjectPublicKeyInfo, or empty on failure.
 std::string certificate_der(X509* cert);
+std::string spki_der(EVP_PKEY* key);
 
 }  // namespace hub::signing::detail

@@ -503,13 +503,8 @@ Result<std::vector<const XmlDsigVerifier::Impl::Registered*>> XmlDsigVerifier::I
         std::string cert_fp = sha256_hex(der);
         std::string spki_fp;
         if (EVP_PKEY* pk = X509_get0_pubkey(cert.get())) {
-          int len = i2d_PUBKEY(pk, nullptr);
-          if (len > 0) {
-            std::string spki(static_cast<std::size_t>(len), '\0');
-            auto* q = reinterpret_cast<unsigned char*>(spki.data());
-            i2d_PUBKEY(pk, &q);
-            spki_fp = sha256_hex(spki);
-          }
+          std::string spki = detail::spki_der(pk);
+          if (!spki.empty()) spki_fp = sha256_hex(spki);
         }
         bool matched = false;
         for (const auto& r : keys) {
