@@ -524,6 +524,9 @@ Result<std::vector<const XmlDsigVerifier::Impl::Registered*>> XmlDsigVerifier::I
   if (seen > 0 && out.empty())
     return refuse("the certificate in KeyInfo (SHA-256 " + first_unregistered +
                   ") is not registered for this connector");
+  if (seen == 0 && policy.require_key_info_certificate)
+    return refuse(
+        "KeyInfo carries no X509Certificate: this connector requires the signer's certificate");
   if (seen == 0) {
     for (const auto& r : keys) out.push_back(&r);
   }

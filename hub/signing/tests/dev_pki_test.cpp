@@ -95,6 +95,7 @@ TEST_F(SigningDevPkiTest, JCreditAndJcmXmlSignaturesAndTheHubsXmlReceipt) {
   ASSERT_TRUE(signed_notice.ok());
   XmlDsigPolicy jcredit;  // URI="", exclusive c14n, RSA-SHA256, SHA-256
   jcredit.require_reference_c14n_transform = true;
+  jcredit.require_key_info_certificate = true;
   jcredit.signature_methods = {XmlSignatureMethod::kRsaSha256};
   jcredit.digest_methods = {XmlDigestMethod::kSha256};
   auto jcredit_verifier = XmlDsigVerifier::create({pub("jcredit-sign.crt")}, jcredit);
@@ -113,6 +114,7 @@ TEST_F(SigningDevPkiTest, JCreditAndJcmXmlSignaturesAndTheHubsXmlReceipt) {
   XmlDsigPolicy jcm;
   jcm.reference = XmlReferenceProfile::kElementById;
   jcm.require_reference_c14n_transform = true;
+  jcm.require_key_info_certificate = true;
   auto jcm_verifier = XmlDsigVerifier::create({pub("jcm-sign.crt")}, jcm);
   ASSERT_TRUE(jcm_verifier.ok());
   auto verified = jcm_verifier->verify(*signed_jcm);

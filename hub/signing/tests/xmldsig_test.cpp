@@ -162,6 +162,15 @@ TEST(XmlDsigTest, RefusesAKeyInfoCertificateThatIsNotRegistered) {
   EXPECT_TRUE(verifier({jcredit.spki}).verify(*reissued_doc).ok());
 }
 
+TEST(XmlDsigTest, RequiresTheKeyInfoCertificateWhenThePolicySays) {
+  const auto& key = test_key(KeyKind::kRsa2048, "jcredit");
+  XmlDsigPolicy strict;
+  strict.require_key_info_certificate = true;
+  expect_refused(verifier({key.certificate}, strict).verify(sign(kJCredit, key)),
+                 "KeyInfo carries no X509Certificate");
+  EXPECT_TRUE(verifier({key.certificate}, strict).verify(sign(kJCredit, key, {}, true)).ok());
+}
+
 TEST(XmlDsigTest, RefusesSignaturesByUnregisteredKeys) {
   std::string doc = sign(kJCredit, test_key(KeyKind::kRsa2048, "intruder"));
   expect_refused(verifier({test_key(KeyKind::kRsa2048, "jcredit").spki}).verify(doc),

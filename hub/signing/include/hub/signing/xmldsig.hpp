@@ -104,6 +104,9 @@ struct XmlDsigPolicy {
   // J-Credit profile does); without it, XML-DSig applies inclusive c14n to the
   // reference's node-set implicitly, as the W3C interop vectors rely on.
   bool require_reference_c14n_transform = false;
+  // Whether KeyInfo must carry the signer's X509Certificate (J-Credit and JCM send it).
+  // It still only selects the registered key; it is never trusted by itself.
+  bool require_key_info_certificate = false;
   std::set<XmlSignatureMethod> signature_methods = {
       XmlSignatureMethod::kRsaSha256, XmlSignatureMethod::kRsaSha384,
       XmlSignatureMethod::kEcdsaSha256, XmlSignatureMethod::kEcdsaSha384};
