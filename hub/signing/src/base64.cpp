@@ -15,7 +15,8 @@ using Table = std::array<std::uint8_t, 256>;
 constexpr Table make_table(const char* alphabet) {
   Table t{};
   for (auto& v : t) v = kBad;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
 }
 
@@ -75,7 +76,8 @@ bool decode_sextets(const unsigned char* s, std::size_t n, const Table& table, s
 void base64url_encode(std::string_view in, std::string& out) { encode(in, out, kUrl, false); }
 
 bool base64url_decode(std::string_view in, std::string& out) {
-  return decode_sextets(reinterpret_cast<const unsigned char*>(in.data()), in.size(), kUrlTable, out);
+  return decode_sextets(reinterpret_cast<const unsigned char*>(in.data()), in.size(), kUrlTable,
+                        out);
 }
 
 std::string base64_encode(std::string_view in) {
@@ -94,8 +96,8 @@ bool base64_decode(std::string_view in, std::string& out) {
   if (compact.size() % 4 != 0) return false;
   std::size_t pad = 0;
   while (pad < 2 && !compact.empty() && compact[compact.size() - 1 - pad] == '=') ++pad;
-  return decode_sextets(reinterpret_cast<const unsigned char*>(compact.data()), compact.size() - pad, kStdTable,
-                        out);
+  return decode_sextets(reinterpret_cast<const unsigned char*>(compact.data()),
+                        compact.size() - pad, kStdTable, out);
 }
 
 }  // namespace hub::signing::detail

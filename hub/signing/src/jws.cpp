@@ -42,7 +42,8 @@ Error refuse(std::string message) { return make_error("SIGNATURE_INVALID", std::
 std::string shown(std::string_view s) {
   std::string out = "\"";
   // Partner input in a log line: cut it short and keep it printable.
-  for (char c : s.substr(0, 64)) out += (static_cast<unsigned char>(c) < 0x20 || c == '"') ? '?' : c;
+  for (char c : s.substr(0, 64))
+    out += (static_cast<unsigned char>(c) < 0x20 || c == '"') ? '?' : c;
   if (s.size() > 64) out += "...";
   return out + "\"";
 }
@@ -51,8 +52,9 @@ std::string shown(std::string_view s) {
 // "application/" + value.
 std::string media_type_key(std::string_view v) {
   std::string out(v);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  });
   if (out.find('/') == std::string::npos) out = "application/" + out;
   return out;
 }
@@ -83,7 +85,8 @@ Result<nlohmann::json> parse_header(const std::string& text) {
   nlohmann::json header = nlohmann::json::parse(text, cb, /*allow_exceptions=*/false);
   if (header.is_discarded()) return refuse("the protected header is not valid JSON");
   if (!header.is_object()) return refuse("the protected header is not a JSON object");
-  if (!duplicate.empty()) return refuse("the protected header has the member " + shown(duplicate) + " twice");
+  if (!duplicate.empty())
+    return refuse("the protected header has the member " + shown(duplicate) + " twice");
   return header;
 }
 
@@ -96,10 +99,13 @@ Result<JwsAlg> check_alg_and_members(const nlohmann::json& header) {
   const auto& name = it->get_ref<const std::string&>();
   if (name == "none") return refuse("alg \"none\" (an unsecured JWS) is refused");
   if (name.rfind("HS", 0) == 0)
-    return refuse("alg " + shown(name) + " (HMAC with a shared secret) is refused: only public-key signatures "
+    return refuse("alg " + shown(name) +
+                  " (HMAC with a shared secret) is refused: only public-key signatures "
                   "identify the sender");
   for (const auto& [member, why] : kRefusedMembers) {
-    if (header.contains(std::string(member))) return refuse("header member \"" + std::string(member) + "\" is refused: " + std::string(why));
+    if (header.contains(std::string(member)))
+      return refuse("header member \"" + std::string(member) +
+                    "\" is refused: " + std::string(why));
   }
   auto alg = jws_alg_from_name(name);
   if (!alg) return refuse("alg " + shown(name) + " is not supported");
@@ -112,9 +118,11 @@ std::string alg_list(const std::set<JwsAlg>& algs) {
   return out.empty() ? "none" : out;
 }
 
-Status check_media_type(const nlohmann::json& header, const char* member, const std::set<std::string>& allowed) {
+Status check_media_type(const nlohmann::json& header, const char* member,
+                        const std::set<std::string>& allowed) {
   auto it = header.find(member);
-  if (it == header.end()) return refuse(std::string("the protected header has no \"") + member + "\"");
+  if (it == header.end())
+    return refuse(std::string("the protected header has no \"") + member + "\"");
   if (!it->is_string()) return refuse(std::string("\"") + member + "\" is not a string");
   const auto& value = it->get_ref<const std::string&>();
   std::string key = media_type_key(value);
@@ -142,7 +150,8 @@ std::optional<JwsAlg> jws_alg_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-Result<JwsVerified> verify_jws(std::string_view compact, const KeyResolver& resolve, const JwsPolicy& policy) {
+Result<JwsVerified> verify_jws(std::string_view compact, const KeyResolver& resolve,
+                               const JwsPolicy& policy) {
   std::size_t dot1 = compact.find('.');
   std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : compact.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos)
@@ -152,21 +161,25 @@ Result<JwsVerified> verify_jws(std::string_view compact, const KeyResolver& reso
   std::string_view header_part = compact.substr(0, dot1);
   std::string_view payload_part = compact.substr(dot1 + 1, dot2 - dot1 - 1);
   std::string_view signature_part = compact.substr(dot2 + 1);
-  if (signature_part.empty()) return refuse("the JWS signature part is empty: the signature is missing");
+  if (signature_part.empty())
+    return refuse("the JWS signature part is empty: the signature is missing");
 
   if (header_part.empty())
-    return refuse("the protected header is empty: alg and kid must be in the integrity-protected header");
+    return refuse(
+        "the protected header is empty: alg and kid must be in the integrity-protected header");
   std::string header_text;
-  if (!base64url_decode(header_part, header_text)) return refuse("the protected header is not valid base64url");
+  if (!base64url_decode(header_part, header_text))
+    return refuse("the protected header is not valid base64url");
   auto header = parse_header(header_text);
   if (!header) return header.error();
   auto alg = check_alg_and_members(*header);
   if (!alg) return alg.error();
   if (!policy.allowed_algs.contains(*alg))
-    return refuse("alg " + std::string(jws_alg_name(*alg)) + " is not allowed here (allowed: " +
-                  alg_list(policy.allowed_algs) + ")");
+    return refuse("alg " + std::string(jws_alg_name(*alg)) +
+                  " is not allowed here (allowed: " + alg_list(policy.allowed_algs) + ")");
   auto kid_it = header->find("kid");
-  if (kid_it == header->end()) return refuse("the protected header has no \"kid\": the key cannot be chosen");
+  if (kid_it == header->end())
+    return refuse("the protected header has no \"kid\": the key cannot be chosen");
   if (!kid_it->is_string() || kid_it->get_ref<const std::string&>().empty())
     return refuse("the protected header's \"kid\" is not a non-empty string");
   if (policy.expected_typ) {
@@ -177,18 +190,22 @@ Result<JwsVerified> verify_jws(std::string_view compact, const KeyResolver& reso
   }
 
   std::string signature;
-  if (!base64url_decode(signature_part, signature)) return refuse("the JWS signature part is not valid base64url");
+  if (!base64url_decode(signature_part, signature))
+    return refuse("the JWS signature part is not valid base64url");
 
   const auto& kid = kid_it->get_ref<const std::string&>();
   auto key = resolve(kid);
   if (!key) return refuse("kid " + shown(kid) + ": " + key.error().message);
-  if (std::string why = detail::jws_key_mismatch(*alg, key->info().type, key->info().bits); !why.empty())
+  if (std::string why = detail::jws_key_mismatch(*alg, key->info().type, key->info().bits);
+      !why.empty())
     return refuse("alg does not match the key of kid " + shown(kid) + ": " + why);
-  auto verified = detail::jws_verify_signature(*alg, compact.substr(0, dot2), signature, key->pkey());
+  auto verified =
+      detail::jws_verify_signature(*alg, compact.substr(0, dot2), signature, key->pkey());
   if (!verified) return refuse(verified.error().message + " (kid " + shown(kid) + ")");
 
   JwsVerified out;
-  if (!base64url_decode(payload_part, out.payload)) return refuse("the JWS payload part is not valid base64url");
+  if (!base64url_decode(payload_part, out.payload))
+    return refuse("the JWS payload part is not valid base64url");
   out.kid = kid;
   out.alg = *alg;
   out.key = std::move(*key);
@@ -196,13 +213,15 @@ Result<JwsVerified> verify_jws(std::string_view compact, const KeyResolver& reso
   return out;
 }
 
-Result<std::string> sign_jws(const nlohmann::json& protected_header, std::string_view payload, const PrivateKey& key) {
+Result<std::string> sign_jws(const nlohmann::json& protected_header, std::string_view payload,
+                             const PrivateKey& key) {
   auto failed = [](const std::string& why) { return make_error("SIGNING_FAILED", why); };
   if (!protected_header.is_object()) return failed("the protected header is not a JSON object");
   if (key.pkey() == nullptr) return failed("no private key");
   auto alg = check_alg_and_members(protected_header);
   if (!alg) return failed(alg.error().message);
-  if (std::string why = detail::jws_key_mismatch(*alg, key.type(), key.bits()); !why.empty()) return failed(why);
+  if (std::string why = detail::jws_key_mismatch(*alg, key.type(), key.bits()); !why.empty())
+    return failed(why);
   std::string out;
   base64url_encode(protected_header.dump(), out);
   out += '.';

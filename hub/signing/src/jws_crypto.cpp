@@ -14,23 +14,33 @@ enum class Family { kEcdsa, kEdDsa, kRsaPkcs1, kRsaPss };
 
 struct AlgSpec {
   Family family;
-  int sha_bits;          // 256/384/512, 0 for EdDSA (the hash is part of the scheme)
-  KeyType key_type;      // for RSA: kRsa
-  std::size_t coord;     // ECDSA: bytes of R (and of S)
+  int sha_bits;       // 256/384/512, 0 for EdDSA (the hash is part of the scheme)
+  KeyType key_type;   // for RSA: kRsa
+  std::size_t coord;  // ECDSA: bytes of R (and of S)
 };
 
 AlgSpec spec_of(JwsAlg alg) {
   switch (alg) {
-    case JwsAlg::kEs256: return {Family::kEcdsa, 256, KeyType::kEcP256, 32};
-    case JwsAlg::kEs384: return {Family::kEcdsa, 384, KeyType::kEcP384, 48};
-    case JwsAlg::kEs512: return {Family::kEcdsa, 512, KeyType::kEcP521, 66};
-    case JwsAlg::kEdDsa: return {Family::kEdDsa, 0, KeyType::kEd25519, 0};
-    case JwsAlg::kRs256: return {Family::kRsaPkcs1, 256, KeyType::kRsa, 0};
-    case JwsAlg::kRs384: return {Family::kRsaPkcs1, 384, KeyType::kRsa, 0};
-    case JwsAlg::kRs512: return {Family::kRsaPkcs1, 512, KeyType::kRsa, 0};
-    case JwsAlg::kPs256: return {Family::kRsaPss, 256, KeyType::kRsa, 0};
-    case JwsAlg::kPs384: return {Family::kRsaPss, 384, KeyType::kRsa, 0};
-    case JwsAlg::kPs512: return {Family::kRsaPss, 512, KeyType::kRsa, 0};
+    case JwsAlg::kEs256:
+      return {Family::kEcdsa, 256, KeyType::kEcP256, 32};
+    case JwsAlg::kEs384:
+      return {Family::kEcdsa, 384, KeyType::kEcP384, 48};
+    case JwsAlg::kEs512:
+      return {Family::kEcdsa, 512, KeyType::kEcP521, 66};
+    case JwsAlg::kEdDsa:
+      return {Family::kEdDsa, 0, KeyType::kEd25519, 0};
+    case JwsAlg::kRs256:
+      return {Family::kRsaPkcs1, 256, KeyType::kRsa, 0};
+    case JwsAlg::kRs384:
+      return {Family::kRsaPkcs1, 384, KeyType::kRsa, 0};
+    case JwsAlg::kRs512:
+      return {Family::kRsaPkcs1, 512, KeyType::kRsa, 0};
+    case JwsAlg::kPs256:
+      return {Family::kRsaPss, 256, KeyType::kRsa, 0};
+    case JwsAlg::kPs384:
+      return {Family::kRsaPss, 384, KeyType::kRsa, 0};
+    case JwsAlg::kPs512:
+      return {Family::kRsaPss, 512, KeyType::kRsa, 0};
   }
   return {Family::kEdDsa, 0, KeyType::kOther, 0};
 }
@@ -46,10 +56,14 @@ struct Digests {
 const EVP_MD* digest_for(int sha_bits) {
   static const Digests digests;
   switch (sha_bits) {
-    case 256: return digests.sha256.get();
-    case 384: return digests.sha384.get();
-    case 512: return digests.sha512.get();
-    default: return nullptr;
+    case 256:
+      return digests.sha256.get();
+    case 384:
+      return digests.sha384.get();
+    case 512:
+      return digests.sha512.get();
+    default:
+      return nullptr;
   }
 }
 
@@ -70,7 +84,8 @@ std::size_t der_integer(const unsigned char* p, std::size_t n, unsigned char* ou
 
 // R||S -> DER Ecdsa-Sig-Value, written by hand: no BIGNUM allocations on the hot path.
 // Each INTEGER is at most 2 + 67 bytes (P-521), so the SEQUENCE fits in 3 + 138.
-std::size_t ecdsa_raw_to_der(std::string_view raw, std::size_t coord, std::array<unsigned char, 160>& der) {
+std::size_t ecdsa_raw_to_der(std::string_view raw, std::size_t coord,
+                             std::array<unsigned char, 160>& der) {
   std::array<unsigned char, 72> r{}, s{};
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
   std::size_t rl = der_integer(p, coord, r.data());
@@ -84,7 +99,8 @@ std::size_t ecdsa_raw_to_der(std::string_view raw, std::size_t coord, std::array
   return at + body;
 }
 
-bool ecdsa_der_to_raw(const unsigned char* der, std::size_t len, std::size_t coord, std::string& raw) {
+bool ecdsa_der_to_raw(const unsigned char* der, std::size_t len, std::size_t coord,
+                      std::string& raw) {
   const unsigned char* p = der;
   EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
   if (!sig) return false;
@@ -110,8 +126,11 @@ std::string jws_key_mismatch(JwsAlg alg, KeyType type, int bits) {
   std::string key = std::string(key_type_str(type));
   if (type == KeyType::kRsa) key += " " + std::to_string(bits);
   if (s.key_type == KeyType::kRsa) {
-    if (type != KeyType::kRsa) return std::string(jws_alg_name(alg)) + " needs an RSA key, but the key is " + key;
-    if (bits < 2048) return std::string(jws_alg_name(alg)) + " needs RSA of at least 2048 bits, but the key is " + key;
+    if (type != KeyType::kRsa)
+      return std::string(jws_alg_name(alg)) + " needs an RSA key, but the key is " + key;
+    if (bits < 2048)
+      return std::string(jws_alg_name(alg)) + " needs RSA of at least 2048 bits, but the key is " +
+             key;
     return {};
   }
   if (type != s.key_type)
@@ -128,46 +147,55 @@ Status jws_verify_signature(JwsAlg alg, std::string_view signing_input, std::str
   std::array<unsigned char, 160> der{};
   if (s.family == Family::kEcdsa) {
     if (signature.size() != 2 * s.coord)
-      return make_error("SIGNATURE_INVALID", "an " + std::string(jws_alg_name(alg)) + " signature is R||S of " +
-                                                 std::to_string(2 * s.coord) + " bytes, this one has " +
-                                                 std::to_string(signature.size()));
+      return make_error("SIGNATURE_INVALID",
+                        "an " + std::string(jws_alg_name(alg)) + " signature is R||S of " +
+                            std::to_string(2 * s.coord) + " bytes, this one has " +
+                            std::to_string(signature.size()));
     sig_len = ecdsa_raw_to_der(signature, s.coord, der);
     sig = der.data();
   }
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  bool ready = ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, digest_for(s.sha_bits), nullptr, key) == 1 &&
+  bool ready = ctx &&
+               EVP_DigestVerifyInit(ctx.get(), &pctx, digest_for(s.sha_bits), nullptr, key) == 1 &&
                (s.family != Family::kRsaPss || set_pss(pctx));
   if (!ready)
-    return make_error("SIGNATURE_INVALID", "the key cannot verify " + std::string(jws_alg_name(alg)) + " (" +
+    return make_error("SIGNATURE_INVALID", "the key cannot verify " +
+                                               std::string(jws_alg_name(alg)) + " (" +
                                                drain_openssl_errors() + ")");
-  int rc = EVP_DigestVerify(ctx.get(), sig, sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
+  int rc = EVP_DigestVerify(ctx.get(), sig, sig_len,
+                            reinterpret_cast<const unsigned char*>(signing_input.data()),
                             signing_input.size());
   if (rc == 1) return {};
   drain_openssl_errors();
-  return make_error("SIGNATURE_INVALID", "the " + std::string(jws_alg_name(alg)) +
-                                             " signature does not verify: the header or payload was changed, "
-                                             "or another key signed it");
+  return make_error("SIGNATURE_INVALID",
+                    "the " + std::string(jws_alg_name(alg)) +
+                        " signature does not verify: the header or payload was changed, "
+                        "or another key signed it");
 }
 
-Result<std::string> jws_create_signature(JwsAlg alg, std::string_view signing_input, EVP_PKEY* key) {
+Result<std::string> jws_create_signature(JwsAlg alg, std::string_view signing_input,
+                                         EVP_PKEY* key) {
   AlgSpec s = spec_of(alg);
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  bool ready = ctx && EVP_DigestSignInit(ctx.get(), &pctx, digest_for(s.sha_bits), nullptr, key) == 1 &&
+  bool ready = ctx &&
+               EVP_DigestSignInit(ctx.get(), &pctx, digest_for(s.sha_bits), nullptr, key) == 1 &&
                (s.family != Family::kRsaPss || set_pss(pctx));
   const auto* in = reinterpret_cast<const unsigned char*>(signing_input.data());
   std::size_t len = 0;
   if (!ready || EVP_DigestSign(ctx.get(), nullptr, &len, in, signing_input.size()) != 1)
-    return make_error("SIGNING_FAILED", "cannot sign " + std::string(jws_alg_name(alg)) + " with this key (" +
-                                            drain_openssl_errors() + ")");
+    return make_error("SIGNING_FAILED", "cannot sign " + std::string(jws_alg_name(alg)) +
+                                            " with this key (" + drain_openssl_errors() + ")");
   std::string out(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in, signing_input.size()) != 1)
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in,
+                     signing_input.size()) != 1)
     return make_error("SIGNING_FAILED", "signing failed (" + drain_openssl_errors() + ")");
   out.resize(len);
   if (s.family != Family::kEcdsa) return out;
   std::string raw;
-  if (!ecdsa_der_to_raw(reinterpret_cast<const unsigned char*>(out.data()), out.size(), s.coord, raw))
+  if (!ecdsa_der_to_raw(reinterpret_cast<const unsigned char*>(out.data()), out.size(), s.coord,
+                        raw))
     return make_error("SIGNING_FAILED", "the ECDSA signature could not be converted to R||S");
   return raw;
 }

@@ -31,7 +31,7 @@ using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Freer<ECDSA_SIG_free>>;
 
 struct X509StackFree {
   // Frees the stack only: the certificates belong to the PublicKey objects that hold them.
-  void operator()(STACK_OF(X509)* s) const { sk_X509_free(s); }
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
 
@@ -41,7 +41,8 @@ std::string drain_openssl_errors();
 // A read-only memory BIO over bytes that outlive it (no copy).
 BioPtr memory_bio(std::string_view bytes);
 
-// The DER encoding of a certificate, or empty on failure.
+// The DER encoding of a certificate / of a key's SubjectPublicKeyInfo, or empty on failure.
 std::string certificate_der(X509* cert);
+std::string spki_der(EVP_PKEY* key);
 
 }  // namespace hub::signing::detail

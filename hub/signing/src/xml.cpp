@@ -4,6 +4,7 @@
 #include <libxml/xmlerror.h>
 
 #include <climits>
+
 #include "xml_runtime.hpp"
 #include "xml_walk.hpp"
 
@@ -12,7 +13,8 @@ namespace {
 
 constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
 
-const char* const kXIncludeNamespaces[] = {"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"};
+const char* const kXIncludeNamespaces[] = {"http://www.w3.org/2001/XInclude",
+                                           "http://www.w3.org/2003/XInclude"};
 
 struct ParserCtxtFree {
   void operator()(xmlParserCtxt* c) const { xmlFreeParserCtxt(c); }
@@ -71,7 +73,8 @@ Result<XmlDocument> XmlDocument::parse(std::string_view bytes, std::size_t max_b
   detail::ensure_xml_runtime();
   if (bytes.size() > max_bytes || bytes.size() > static_cast<std::size_t>(INT_MAX))
     return make_error("MALFORMED", "the XML document has " + std::to_string(bytes.size()) +
-                                       " bytes, more than the limit of " + std::to_string(max_bytes));
+                                       " bytes, more than the limit of " +
+                                       std::to_string(max_bytes));
   std::unique_ptr<xmlParserCtxt, ParserCtxtFree> ctxt(xmlNewParserCtxt());
   if (!ctxt || ctxt->sax == nullptr) throw std::bad_alloc();
   Refusal refusal;
@@ -79,8 +82,8 @@ Result<XmlDocument> XmlDocument::parse(std::string_view bytes, std::size_t max_b
   ctxt->sax->internalSubset = on_internal_subset;
   ctxt->sax->entityDecl = on_entity_decl;
   XmlDocument out;
-  out.doc_.reset(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr,
-                                   kParseOptions));
+  out.doc_.reset(xmlCtxtReadMemory(ctxt.get(), bytes.data(), static_cast<int>(bytes.size()),
+                                   nullptr, nullptr, kParseOptions));
   if (!refusal.reason.empty()) return make_error("MALFORMED", refusal.reason);
   if (!out.doc_ || !ctxt->wellFormed) return make_error("MALFORMED", last_error(ctxt.get()));
   // Belt and braces: a subset could only exist if the hook above did not run.
@@ -89,8 +92,8 @@ Result<XmlDocument> XmlDocument::parse(std::string_view bytes, std::size_t max_b
   xmlNode* root = xmlDocGetRootElement(out.doc_.get());
   if (root == nullptr) return make_error("MALFORMED", "the XML document has no root element");
   if (const xmlNode* xi = find_xinclude(root))
-    return make_error("MALFORMED", "the document has an XInclude element (line " + std::to_string(xi->line) +
-                                       "): XInclude is not accepted");
+    return make_error("MALFORMED", "the document has an XInclude element (line " +
+                                       std::to_string(xi->line) + "): XInclude is not accepted");
   return out;
 }
 
@@ -102,7 +105,8 @@ std::string XmlDocument::serialize() const {
   int size = 0;
   xmlDocDumpMemoryEnc(doc_.get(), &mem, &size, "UTF-8");
   std::string out;
-  if (mem != nullptr) out.assign(reinterpret_cast<const char*>(mem), static_cast<std::size_t>(size));
+  if (mem != nullptr)
+    out.assign(reinterpret_cast<const char*>(mem), static_cast<std::size_t>(size));
   xmlFree(mem);
   return out;
 }

@@ -43,7 +43,8 @@ using TestKeyRef = hub::signing::testing::TestKey;
 
 // A JWS whose header text is exactly `header` (so that tests can put in it what
 // sign_jws refuses to write), correctly signed by `key` with `alg`.
-std::string craft(const std::string& header, const std::string& payload, JwsAlg alg, const TestKeyRef& key) {
+std::string craft(const std::string& header, const std::string& payload, JwsAlg alg,
+                  const TestKeyRef& key) {
   std::string input = b64url(header) + "." + b64url(payload);
   auto sig = hub::signing::detail::jws_create_signature(alg, input, key.private_key.pkey());
   if (!sig) throw std::runtime_error(sig.error().to_string());
@@ -52,11 +53,16 @@ std::string craft(const std::string& header, const std::string& payload, JwsAlg 
 
 const TestKeyRef& key_for(JwsAlg alg) {
   switch (alg) {
-    case JwsAlg::kEs256: return test_key(KeyKind::kEcP256);
-    case JwsAlg::kEs384: return test_key(KeyKind::kEcP384);
-    case JwsAlg::kEs512: return test_key(KeyKind::kEcP521);
-    case JwsAlg::kEdDsa: return test_key(KeyKind::kEd25519);
-    default: return test_key(KeyKind::kRsa2048);
+    case JwsAlg::kEs256:
+      return test_key(KeyKind::kEcP256);
+    case JwsAlg::kEs384:
+      return test_key(KeyKind::kEcP384);
+    case JwsAlg::kEs512:
+      return test_key(KeyKind::kEcP521);
+    case JwsAlg::kEdDsa:
+      return test_key(KeyKind::kEd25519);
+    default:
+      return test_key(KeyKind::kRsa2048);
   }
 }
 
@@ -72,7 +78,8 @@ TEST(JwsTest, SignsAndVerifiesEveryAlgorithm) {
   for (JwsAlg alg : all_algs().allowed_algs) {
     SCOPED_TRACE(std::string(hub::signing::jws_alg_name(alg)));
     const auto& key = key_for(alg);
-    json header = {{"alg", hub::signing::jws_alg_name(alg)}, {"kid", "k1"}, {"typ", "gx-market+jws"}};
+    json header = {
+        {"alg", hub::signing::jws_alg_name(alg)}, {"kid", "k1"}, {"typ", "gx-market+jws"}};
     auto jws = sign_jws(header, kPayload, key.private_key);
     ASSERT_TRUE(jws.ok()) << jws.error().to_string();
     auto v = verify_jws(*jws, one_key("k1", key.spki), all_algs());
@@ -86,11 +93,13 @@ TEST(JwsTest, SignsAndVerifiesEveryAlgorithm) {
 }
 
 TEST(JwsTest, EcdsaSignatureIsRawRAndS) {
-  auto jws = sign_jws({{"alg", "ES256"}, {"kid", "k1"}}, "x", test_key(KeyKind::kEcP256).private_key);
+  auto jws =
+      sign_jws({{"alg", "ES256"}, {"kid", "k1"}}, "x", test_key(KeyKind::kEcP256).private_key);
   ASSERT_TRUE(jws.ok());
   std::string sig = hub::signing::testing::from_b64url(jws->substr(jws->rfind('.') + 1));
   EXPECT_EQ(sig.size(), 64u);
-  auto jws384 = sign_jws({{"alg", "ES384"}, {"kid", "k1"}}, "x", test_key(KeyKind::kEcP384).private_key);
+  auto jws384 =
+      sign_jws({{"alg", "ES384"}, {"kid", "k1"}}, "x", test_key(KeyKind::kEcP384).private_key);
   ASSERT_TRUE(jws384.ok());
   EXPECT_EQ(hub::signing::testing::from_b64url(jws384->substr(jws384->rfind('.') + 1)).size(), 96u);
 }
@@ -102,7 +111,8 @@ TEST(JwsTest, RefusesTamperedPayloadHeaderAndSignature) {
   auto resolve = one_key("k1", key.spki);
   std::size_t d1 = jws->find('.'), d2 = jws->rfind('.');
 
-  std::string other_payload = jws->substr(0, d1 + 1) + b64url(R"({"message_id":"GXM-20261121-000001","quantity":999})") +
+  std::string other_payload = jws->substr(0, d1 + 1) +
+                              b64url(R"({"message_id":"GXM-20261121-000001","quantity":999})") +
                               jws->substr(d2);
   expect_refused(verify_jws(other_payload, resolve), "does not verify");
 
@@ -115,14 +125,17 @@ TEST(JwsTest, RefusesTamperedPayloadHeaderAndSignature) {
 }
 
 TEST(JwsTest, RefusesAnotherKeyOfTheSameType) {
-  auto jws = sign_jws({{"alg", "ES256"}, {"kid", "k1"}}, kPayload, test_key(KeyKind::kEcP256, "a").private_key);
+  auto jws = sign_jws({{"alg", "ES256"}, {"kid", "k1"}}, kPayload,
+                      test_key(KeyKind::kEcP256, "a").private_key);
   ASSERT_TRUE(jws.ok());
-  expect_refused(verify_jws(*jws, one_key("k1", test_key(KeyKind::kEcP256, "b").spki)), "does not verify");
+  expect_refused(verify_jws(*jws, one_key("k1", test_key(KeyKind::kEcP256, "b").spki)),
+                 "does not verify");
   ASSERT_TRUE(verify_jws(*jws, one_key("k1", test_key(KeyKind::kEcP256, "a").spki)).ok());
 }
 
 TEST(JwsTest, PassesResolverRefusalsThroughAsSignatureInvalid) {
-  auto jws = sign_jws({{"alg", "ES256"}, {"kid", "gxm-2025-01"}}, kPayload, test_key(KeyKind::kEcP256).private_key);
+  auto jws = sign_jws({{"alg", "ES256"}, {"kid", "gxm-2025-01"}}, kPayload,
+                      test_key(KeyKind::kEcP256).private_key);
   ASSERT_TRUE(jws.ok());
   KeyResolver revoked = [](const std::string&) -> hub::Result<PublicKey> {
     return hub::make_error("KEY_REVOKED", "key gxm-2025-01 was revoked on 2026-10-01");
@@ -130,7 +143,8 @@ TEST(JwsTest, PassesResolverRefusalsThroughAsSignatureInvalid) {
   auto r = verify_jws(*jws, revoked);
   expect_refused(r, "revoked on 2026-10-01");
   expect_refused(r, "gxm-2025-01");
-  expect_refused(verify_jws(*jws, one_key("other", test_key(KeyKind::kEcP256).spki)), "no key is registered");
+  expect_refused(verify_jws(*jws, one_key("other", test_key(KeyKind::kEcP256).spki)),
+                 "no key is registered");
 }
 
 TEST(JwsTest, RefusesAlgorithmsThatDoNotMatchTheKey) {
@@ -143,21 +157,28 @@ TEST(JwsTest, RefusesAlgorithmsThatDoNotMatchTheKey) {
   // The message is signed correctly with the signer's key; the registered key under kid
   // is of another type, so the alg cannot be honoured whatever the signature.
   const Case cases[] = {
-      {JwsAlg::kEs256, KeyKind::kEcP256, KeyKind::kRsa2048, "ES256 needs an EC P-256 key, but the key is RSA 2048"},
-      {JwsAlg::kEs256, KeyKind::kEcP256, KeyKind::kEcP384, "ES256 needs an EC P-256 key, but the key is EC P-384"},
+      {JwsAlg::kEs256, KeyKind::kEcP256, KeyKind::kRsa2048,
+       "ES256 needs an EC P-256 key, but the key is RSA 2048"},
+      {JwsAlg::kEs256, KeyKind::kEcP256, KeyKind::kEcP384,
+       "ES256 needs an EC P-256 key, but the key is EC P-384"},
       {JwsAlg::kEs384, KeyKind::kEcP384, KeyKind::kEcP256, "ES384 needs an EC P-384 key"},
       {JwsAlg::kEdDsa, KeyKind::kEd25519, KeyKind::kEcP256, "EdDSA needs an Ed25519 key"},
-      {JwsAlg::kRs256, KeyKind::kRsa2048, KeyKind::kEcP256, "RS256 needs an RSA key, but the key is EC P-256"},
+      {JwsAlg::kRs256, KeyKind::kRsa2048, KeyKind::kEcP256,
+       "RS256 needs an RSA key, but the key is EC P-256"},
       {JwsAlg::kPs256, KeyKind::kRsa2048, KeyKind::kEd25519, "PS256 needs an RSA key"},
   };
   for (const auto& c : cases) {
-    std::string header = R"({"alg":")" + std::string(hub::signing::jws_alg_name(c.alg)) + R"(","kid":"k1"})";
+    std::string header =
+        R"({"alg":")" + std::string(hub::signing::jws_alg_name(c.alg)) + R"(","kid":"k1"})";
     auto jws = craft(header, kPayload, c.alg, test_key(c.signer));
-    expect_refused(verify_jws(jws, one_key("k1", test_key(c.registered).spki), all_algs()), c.fragment);
+    expect_refused(verify_jws(jws, one_key("k1", test_key(c.registered).spki), all_algs()),
+                   c.fragment);
   }
   // RSA under 2048 bits: such a key cannot be registered at all, and the alg check would refuse it.
-  EXPECT_NE(hub::signing::detail::jws_key_mismatch(JwsAlg::kRs256, hub::signing::KeyType::kRsa, 1024).find("2048"),
-            std::string::npos);
+  EXPECT_NE(
+      hub::signing::detail::jws_key_mismatch(JwsAlg::kRs256, hub::signing::KeyType::kRsa, 1024)
+          .find("2048"),
+      std::string::npos);
 }
 
 TEST(JwsTest, RefusesEachForbiddenHeader) {
@@ -190,8 +211,10 @@ TEST(JwsTest, RefusesEachForbiddenHeader) {
     expect_refused(verify_jws(craft(header, kPayload, JwsAlg::kEs256, key), resolve), fragment);
   }
   // ES512 is implemented but not in the default (gx-market) policy.
-  auto es512 = craft(R"({"alg":"ES512","kid":"k1"})", kPayload, JwsAlg::kEs512, test_key(KeyKind::kEcP521));
-  expect_refused(verify_jws(es512, one_key("k1", test_key(KeyKind::kEcP521).spki)), "ES512 is not allowed here");
+  auto es512 =
+      craft(R"({"alg":"ES512","kid":"k1"})", kPayload, JwsAlg::kEs512, test_key(KeyKind::kEcP521));
+  expect_refused(verify_jws(es512, one_key("k1", test_key(KeyKind::kEcP521).spki)),
+                 "ES512 is not allowed here");
 }
 
 TEST(JwsTest, ChecksTypAndCtyAsThePolicySays) {
@@ -203,15 +226,20 @@ TEST(JwsTest, ChecksTypAndCtyAsThePolicySays) {
   auto make = [&](const std::string& extra) {
     return craft(R"({"alg":"ES256","kid":"k1")" + extra + "}", kPayload, JwsAlg::kEs256, key);
   };
-  EXPECT_TRUE(verify_jws(make(R"(,"typ":"gx-market+jws","cty":"settlement")"), resolve, policy).ok());
+  EXPECT_TRUE(
+      verify_jws(make(R"(,"typ":"gx-market+jws","cty":"settlement")"), resolve, policy).ok());
   // RFC 7515 4.1.9: case-insensitive, "application/" implied.
-  EXPECT_TRUE(verify_jws(make(R"(,"typ":"application/GX-Market+JWS","cty":"Settlement-Batch")"), resolve, policy).ok());
+  EXPECT_TRUE(verify_jws(make(R"(,"typ":"application/GX-Market+JWS","cty":"Settlement-Batch")"),
+                         resolve, policy)
+                  .ok());
   expect_refused(verify_jws(make(R"(,"cty":"settlement")"), resolve, policy), "no \"typ\"");
-  expect_refused(verify_jws(make(R"(,"typ":"JWT","cty":"settlement")"), resolve, policy), "\"typ\" is \"JWT\"");
+  expect_refused(verify_jws(make(R"(,"typ":"JWT","cty":"settlement")"), resolve, policy),
+                 "\"typ\" is \"JWT\"");
   expect_refused(verify_jws(make(R"(,"typ":"gx-market+jws")"), resolve, policy), "no \"cty\"");
   expect_refused(verify_jws(make(R"(,"typ":"gx-market+jws","cty":"statement")"), resolve, policy),
                  "\"cty\" is \"statement\", expected settlement, settlement-batch");
-  expect_refused(verify_jws(make(R"(,"typ":7,"cty":"settlement")"), resolve, policy), "\"typ\" is not a string");
+  expect_refused(verify_jws(make(R"(,"typ":7,"cty":"settlement")"), resolve, policy),
+                 "\"typ\" is not a string");
   // Without expectations, typ and cty are free.
   EXPECT_TRUE(verify_jws(make(R"(,"typ":"anything")"), resolve).ok());
 }
@@ -226,13 +254,15 @@ TEST(JwsTest, RefusesMalformedCompactSerializations) {
   expect_refused(verify_jws(good.substr(0, d2 + 1), resolve), "signature part is empty");
   expect_refused(verify_jws(good + ".x.y", resolve), "more than three parts");
   expect_refused(verify_jws(good.substr(d1), resolve), "protected header is empty");
-  expect_refused(verify_jws("e!" + good.substr(d1), resolve), "protected header is not valid base64url");
+  expect_refused(verify_jws("e!" + good.substr(d1), resolve),
+                 "protected header is not valid base64url");
   // Padding, the standard alphabet, white space and non-zero trailing bits are not base64url.
   expect_refused(verify_jws(good + "=", resolve), "signature part is not valid base64url");
   std::string plus = good;
   plus[d2 + 3] = '+';
   expect_refused(verify_jws(plus, resolve), "signature part is not valid base64url");
-  expect_refused(verify_jws(good.substr(0, d1) + " " + good.substr(d1), resolve), "not valid base64url");
+  expect_refused(verify_jws(good.substr(0, d1) + " " + good.substr(d1), resolve),
+                 "not valid base64url");
   // 64 bytes encode to 86 characters; the last one carries 4 unused bits, which must be 0
   // (the last character is one of A, Q, g, w).
   std::string tail = good;
@@ -244,8 +274,11 @@ TEST(JwsTest, RefusesMalformedCompactSerializations) {
   std::string input = good.substr(0, d2);
   hub::signing::detail::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   std::size_t len = 0;
-  ASSERT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.private_key.pkey()), 1);
-  ASSERT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
+  ASSERT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.private_key.pkey()),
+            1);
+  ASSERT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+            1);
   std::string der(len, '\0');
   ASSERT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &len,
                            reinterpret_cast<const unsigned char*>(input.data()), input.size()),
@@ -265,8 +298,10 @@ TEST(JwsTest, SignRefusesWhatVerifyWouldRefuse) {
   };
   expect_sign_refused(sign_jws({{"alg", "none"}}, "x", ec.private_key), "none");
   expect_sign_refused(sign_jws({{"alg", "HS256"}}, "x", ec.private_key), "HMAC");
-  expect_sign_refused(sign_jws({{"alg", "RS256"}, {"kid", "k"}}, "x", ec.private_key), "RS256 needs an RSA key");
-  expect_sign_refused(sign_jws({{"alg", "ES384"}, {"kid", "k"}}, "x", ec.private_key), "ES384 needs an EC P-384");
+  expect_sign_refused(sign_jws({{"alg", "RS256"}, {"kid", "k"}}, "x", ec.private_key),
+                      "RS256 needs an RSA key");
+  expect_sign_refused(sign_jws({{"alg", "ES384"}, {"kid", "k"}}, "x", ec.private_key),
+                      "ES384 needs an EC P-384");
   expect_sign_refused(sign_jws({{"alg", "ES256"}, {"crit", {"x"}}}, "x", ec.private_key), "crit");
   expect_sign_refused(sign_jws(json::array({1}), "x", ec.private_key), "not a JSON object");
   expect_sign_refused(sign_jws({{"kid", "k"}}, "x", ec.private_key), "no \"alg\"");

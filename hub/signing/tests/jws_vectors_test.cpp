@@ -31,7 +31,8 @@ using hub::signing::PublicKey;
 using hub::signing::testing::from_b64url;
 using nlohmann::json;
 
-constexpr const char* kAbsent = "../shared/vectors is absent (see docs/development.md): the JWS vector tests cannot run";
+constexpr const char* kAbsent =
+    "../shared/vectors is absent (see docs/development.md): the JWS vector tests cannot run";
 
 json load_vectors() {
   auto dir = hub::testing::shared_vectors_dir();
@@ -42,10 +43,12 @@ json load_vectors() {
 
 PublicKey key_from_jwk(const json& jwk) {
   const std::string kty = jwk.at("kty");
-  if (kty == "RSA") return hub::signing::testing::rsa_public_key(from_b64url(jwk.at("n").get<std::string>()),
-                                                                  from_b64url(jwk.at("e").get<std::string>()));
+  if (kty == "RSA")
+    return hub::signing::testing::rsa_public_key(from_b64url(jwk.at("n").get<std::string>()),
+                                                 from_b64url(jwk.at("e").get<std::string>()));
   if (kty == "EC")
-    return hub::signing::testing::ec_public_key(jwk.at("crv"), from_b64url(jwk.at("x").get<std::string>()),
+    return hub::signing::testing::ec_public_key(jwk.at("crv"),
+                                                from_b64url(jwk.at("x").get<std::string>()),
                                                 from_b64url(jwk.at("y").get<std::string>()));
   throw std::runtime_error("no public key for kty " + kty);
 }
@@ -71,7 +74,9 @@ std::vector<Compact> compacts_of(const json& v, const json& all) {
           if (other.value("id", "") == "rfc7515-A3") key = &other.at("jwk");
         }
       }
-      out.push_back({prot + "." + j.at("payload").get<std::string>() + "." + sig.at("signature").get<std::string>(), key});
+      out.push_back({prot + "." + j.at("payload").get<std::string>() + "." +
+                         sig.at("signature").get<std::string>(),
+                     key});
     };
     if (j.contains("signatures")) {
       for (const auto& sig : j.at("signatures")) add(sig);
@@ -81,7 +86,8 @@ std::vector<Compact> compacts_of(const json& v, const json& all) {
   }
   if (v.contains("detached_json")) {
     const json& d = v.at("detached_json");
-    out.push_back({d.at("protected").get<std::string>() + ".." + d.at("signature").get<std::string>(), jwk});
+    out.push_back(
+        {d.at("protected").get<std::string>() + ".." + d.at("signature").get<std::string>(), jwk});
   }
   return out;
 }
@@ -121,7 +127,8 @@ TEST(JwsVectorsTest, EachVectorBehavesAsItsExpectationUnderTheHubsRules) {
         ++rejected;
       } else if (expect == "valid-but-alg-unprotected") {
         ASSERT_FALSE(r.ok());
-        EXPECT_NE(r.error().message.find("protected header is empty"), std::string::npos) << r.error().message;
+        EXPECT_NE(r.error().message.find("protected header is empty"), std::string::npos)
+            << r.error().message;
         ++refused_by_policy;
       } else if (hmac) {
         ASSERT_FALSE(r.ok());
@@ -135,9 +142,12 @@ TEST(JwsVectorsTest, EachVectorBehavesAsItsExpectationUnderTheHubsRules) {
         ASSERT_TRUE(alg.has_value());
         std::size_t dot = c.text.rfind('.');
         std::string signature = from_b64url(c.text.substr(dot + 1));
-        EXPECT_TRUE(hub::signing::detail::jws_verify_signature(*alg, c.text.substr(0, dot), signature, key->pkey()).ok());
-        EXPECT_FALSE(
-            hub::signing::detail::jws_verify_signature(*alg, c.text.substr(0, dot) + "A", signature, key->pkey()).ok());
+        EXPECT_TRUE(hub::signing::detail::jws_verify_signature(*alg, c.text.substr(0, dot),
+                                                               signature, key->pkey())
+                        .ok());
+        EXPECT_FALSE(hub::signing::detail::jws_verify_signature(*alg, c.text.substr(0, dot) + "A",
+                                                                signature, key->pkey())
+                         .ok());
         ++primitive_checked;
       } else {
         ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -149,10 +159,10 @@ TEST(JwsVectorsTest, EachVectorBehavesAsItsExpectationUnderTheHubsRules) {
     }
   }
   // The counts pin down that every branch ran on the file as shipped.
-  EXPECT_EQ(rejected, 2);          // A.5 (none), E (crit with none)
-  EXPECT_GE(verified, 6);          // RFC 7520 4.1-4.3, compact and flattened
-  EXPECT_GE(primitive_checked, 5); // A.2, A.3, A.4, A.6 (two signatures)
-  EXPECT_GE(refused_by_policy, 6); // HS256 vectors, 4.7, RFC 7797
+  EXPECT_EQ(rejected, 2);           // A.5 (none), E (crit with none)
+  EXPECT_GE(verified, 6);           // RFC 7520 4.1-4.3, compact and flattened
+  EXPECT_GE(primitive_checked, 5);  // A.2, A.3, A.4, A.6 (two signatures)
+  EXPECT_GE(refused_by_policy, 6);  // HS256 vectors, 4.7, RFC 7797
 }
 
 TEST(JwsVectorsTest, DefaultPolicyRefusesPs384AndEs512FromRfc7520) {
@@ -166,7 +176,8 @@ TEST(JwsVectorsTest, DefaultPolicyRefusesPs384AndEs512FromRfc7520) {
     auto resolve = [&](const std::string&) -> hub::Result<PublicKey> { return key; };
     auto r = hub::signing::verify_jws(v.at("compact").get<std::string>(), resolve);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("is not allowed here"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("is not allowed here"), std::string::npos)
+        << r.error().message;
     ++checked;
   }
   EXPECT_EQ(checked, 2);

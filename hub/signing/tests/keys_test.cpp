@@ -8,8 +8,10 @@ namespace {
 
 std::string pem_of(EVP_PKEY* pk, bool priv) {
   BIO* out = BIO_new(BIO_s_mem());
-  if (priv) PEM_write_bio_PrivateKey(out, pk, nullptr, nullptr, 0, nullptr, nullptr);
-  else PEM_write_bio_PUBKEY(out, pk);
+  if (priv)
+    PEM_write_bio_PrivateKey(out, pk, nullptr, nullptr, 0, nullptr, nullptr);
+  else
+    PEM_write_bio_PUBKEY(out, pk);
   char* data = nullptr;
   long n = BIO_get_mem_data(out, &data);
   std::string s(data, static_cast<std::size_t>(n));
@@ -39,7 +41,9 @@ TEST(KeysTest, RefusesShortRsaAndGarbage) {
   EXPECT_NE(pub.error().message.find("2048"), std::string::npos);
   EVP_PKEY_free(pk);
   EXPECT_FALSE(hub::signing::PublicKey::from_pem("hello").ok());
-  EXPECT_FALSE(hub::signing::PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").ok());
+  EXPECT_FALSE(hub::signing::PrivateKey::from_pem(
+                   "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                   .ok());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "test_keys.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
@@ -27,12 +28,18 @@ std::string bio_text(BIO* bio) {
 
 EvpPkeyPtr generate(KeyKind kind) {
   switch (kind) {
-    case KeyKind::kEcP256: return EvpPkeyPtr(EVP_EC_gen("P-256"));
-    case KeyKind::kEcP384: return EvpPkeyPtr(EVP_EC_gen("P-384"));
-    case KeyKind::kEcP521: return EvpPkeyPtr(EVP_EC_gen("P-521"));
-    case KeyKind::kEd25519: return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-    case KeyKind::kRsa2048: return EvpPkeyPtr(EVP_RSA_gen(2048));
-    case KeyKind::kRsa1024: return EvpPkeyPtr(EVP_RSA_gen(1024));
+    case KeyKind::kEcP256:
+      return EvpPkeyPtr(EVP_EC_gen("P-256"));
+    case KeyKind::kEcP384:
+      return EvpPkeyPtr(EVP_EC_gen("P-384"));
+    case KeyKind::kEcP521:
+      return EvpPkeyPtr(EVP_EC_gen("P-521"));
+    case KeyKind::kEd25519:
+      return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+    case KeyKind::kRsa2048:
+      return EvpPkeyPtr(EVP_RSA_gen(2048));
+    case KeyKind::kRsa1024:
+      return EvpPkeyPtr(EVP_RSA_gen(1024));
   }
   return nullptr;
 }
@@ -47,7 +54,7 @@ void add_extension(X509* cert, int nid, const char* value) {
   X509_EXTENSION_free(ext);
 }
 
-std::string self_signed_pem(EVP_PKEY* key, KeyKind kind, const std::string& cn) {
+std::string self_signed_pem(EVP_PKEY* key, const std::string& cn) {
   detail::X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   unsigned char serial[16];
@@ -59,13 +66,15 @@ std::string self_signed_pem(EVP_PKEY* key, KeyKind kind, const std::string& cn) 
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("GX Hub tests"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("GX Hub tests"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key);
   add_extension(cert.get(), NID_subject_key_identifier, "hash");
   add_extension(cert.get(), NID_key_usage, "critical,digitalSignature,nonRepudiation");
-  const EVP_MD* md = kind == KeyKind::kEd25519 ? nullptr : EVP_sha256();
+  const EVP_MD* md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
   if (X509_sign(cert.get(), key, md) <= 0) throw std::runtime_error("X509_sign failed");
   detail::BioPtr out(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(out.get(), cert.get());
@@ -84,7 +93,9 @@ EvpPkeyPtr from_params(const char* type, OSSL_PARAM* params) {
   bool ok = ctx != nullptr && EVP_PKEY_fromdata_init(ctx) == 1 &&
             EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
   EVP_PKEY_CTX_free(ctx);
-  if (!ok) throw std::runtime_error(std::string("cannot build a ") + type + " key: " + detail::drain_openssl_errors());
+  if (!ok)
+    throw std::runtime_error(std::string("cannot build a ") + type +
+                             " key: " + detail::drain_openssl_errors());
   return EvpPkeyPtr(key);
 }
 
@@ -113,9 +124,10 @@ const TestKey& test_key(KeyKind kind, const std::string& name) {
   TestKey t;
   t.private_pem = private_pem_of(key.get());
   t.public_pem = public_pem_of(key.get());
-  t.certificate_pem = self_signed_pem(key.get(), kind, name);
+  t.certificate_pem = self_signed_pem(key.get(), name);
   auto priv = PrivateKey::from_pem(t.private_pem);
-  if (!priv) throw std::runtime_error("test private key does not load: " + priv.error().to_string());
+  if (!priv)
+    throw std::runtime_error("test private key does not load: " + priv.error().to_string());
   t.private_key = *priv;
   if (kind != KeyKind::kRsa1024) {
     t.spki = must_load(t.public_pem);
@@ -124,9 +136,44 @@ const TestKey& test_key(KeyKind kind, const std::string& name) {
   return cache.emplace(std::make_pair(kind, name), std::move(t)).first->second;
 }
 
+std::string another_certificate_pem(const TestKey& key, const std::string& cn) {
+  return self_signed_pem(key.private_key.pkey(), cn);
+}
+
+std::shared_ptr<X509> certificate_of(const std::string& pem) {
+  auto bio = detail::memory_bio(pem);
+  X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (cert == nullptr) throw std::runtime_error("certificate PEM does not parse");
+  return std::shared_ptr<X509>(cert, X509_free);
+}
+
+std::string cms_sign(BIO* content, const std::vector<CmsSigner>& signers, const EVP_MD* md,
+                     bool detached) {
+  unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0u);
+  detail::CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+  for (const auto& s : signers) {
+    if (CMS_add1_signer(cms.get(), s.cert, s.key, md, flags) == nullptr)
+      throw std::runtime_error("CMS_add1_signer: " + detail::drain_openssl_errors());
+  }
+  if (CMS_final(cms.get(), content, nullptr, flags) != 1)
+    throw std::runtime_error("CMS_final failed");
+  detail::BioPtr out(BIO_new(BIO_s_mem()));
+  i2d_CMS_bio(out.get(), cms.get());
+  return bio_text(out.get());
+}
+
+std::string cms_sign(std::string_view content, const TestKey& key, const EVP_MD* md,
+                     bool detached) {
+  auto cert = certificate_of(key.certificate_pem);
+  auto bio = detail::memory_bio(content);
+  return cms_sign(bio.get(), {{cert.get(), key.private_key.pkey()}}, md, detached);
+}
+
 PublicKey rsa_public_key(std::string_view modulus, std::string_view exponent) {
-  BIGNUM* n = BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus.data()), static_cast<int>(modulus.size()), nullptr);
-  BIGNUM* e = BN_bin2bn(reinterpret_cast<const unsigned char*>(exponent.data()), static_cast<int>(exponent.size()), nullptr);
+  BIGNUM* n = BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus.data()),
+                        static_cast<int>(modulus.size()), nullptr);
+  BIGNUM* e = BN_bin2bn(reinterpret_cast<const unsigned char*>(exponent.data()),
+                        static_cast<int>(exponent.size()), nullptr);
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
   OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
@@ -142,7 +189,8 @@ PublicKey rsa_public_key(std::string_view modulus, std::string_view exponent) {
 PublicKey ec_public_key(const std::string& curve, std::string_view x, std::string_view y) {
   std::string point = "\x04" + std::string(x) + std::string(y);
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(curve.c_str()), 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(curve.c_str()),
+                                       0),
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
       OSSL_PARAM_construct_end(),
   };
@@ -151,8 +199,8 @@ PublicKey ec_public_key(const std::string& curve, std::string_view x, std::strin
 }
 
 PublicKey ed25519_public_key(std::string_view raw) {
-  EvpPkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                             reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
+  EvpPkeyPtr key(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
   if (!key) throw std::runtime_error("bad Ed25519 key");
   return must_load(public_pem_of(key.get()));
 }
@@ -165,7 +213,8 @@ std::string b64url(std::string_view bytes) {
 
 std::string from_b64url(std::string_view text) {
   std::string out;
-  if (!detail::base64url_decode(text, out)) throw std::runtime_error("bad base64url in a test vector");
+  if (!detail::base64url_decode(text, out))
+    throw std::runtime_error("bad base64url in a test vector");
   return out;
 }
 

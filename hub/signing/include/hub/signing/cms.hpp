@@ -33,10 +33,10 @@
 namespace hub::signing {
 
 struct CmsVerified {
-  PublicKey signer;               // the registered certificate that verified
-  std::string signer_subject;     // RFC 2253
+  PublicKey signer;                       // the registered certificate that verified
+  std::string signer_subject;             // RFC 2253
   std::string signer_certificate_sha256;  // lower-case hex SHA-256 of the certificate DER
-  std::string digest_algorithm;   // "SHA256", "SHA384" or "SHA512"
+  std::string digest_algorithm;           // "SHA256", "SHA384" or "SHA512"
 };
 
 class CmsVerifier {
@@ -48,7 +48,8 @@ class CmsVerifier {
   // `signature`: DER, or PEM ("CMS" or "PKCS7" block).
   Result<CmsVerified> verify_detached(std::string_view content, std::string_view signature) const;
   // Errors: CONTENT_UNREADABLE when the file cannot be opened; else as above.
-  Result<CmsVerified> verify_detached_file(const std::filesystem::path& content, std::string_view signature) const;
+  Result<CmsVerified> verify_detached_file(const std::filesystem::path& content,
+                                           std::string_view signature) const;
 
   struct Impl;
 

@@ -22,19 +22,29 @@
 // the calling thread (the trust store's is thread-safe).
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "hub/core/result.hpp"
 #include "hub/signing/keys.hpp"
 
 namespace hub::signing {
 
-enum class JwsAlg { kEs256, kEs384, kEs512, kEdDsa, kRs256, kRs384, kRs512, kPs256, kPs384, kPs512 };
+enum class JwsAlg {
+  kEs256,
+  kEs384,
+  kEs512,
+  kEdDsa,
+  kRs256,
+  kRs384,
+  kRs512,
+  kPs256,
+  kPs384,
+  kPs512
+};
 
 std::string_view jws_alg_name(JwsAlg alg);  // "ES256", ...
 // The algorithm named `name` if the module implements it (never "none" or HS*).
@@ -60,7 +70,7 @@ struct JwsVerified {
   std::string payload;    // the decoded payload bytes
   std::string kid;
   JwsAlg alg = JwsAlg::kEs256;
-  PublicKey key;          // the key the resolver gave for kid
+  PublicKey key;  // the key the resolver gave for kid
 };
 
 Result<JwsVerified> verify_jws(std::string_view compact, const KeyResolver& resolve,

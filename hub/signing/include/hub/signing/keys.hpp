@@ -26,13 +26,13 @@ std::string_view key_type_str(KeyType type);  // "RSA", "EC P-256", ..., "Ed2551
 
 struct KeyInfo {
   KeyType type = KeyType::kOther;
-  int bits = 0;                      // RSA modulus / curve size
-  std::string fingerprint_sha256;    // lower-case hex SHA-256 of the SubjectPublicKeyInfo DER
+  int bits = 0;                    // RSA modulus / curve size
+  std::string fingerprint_sha256;  // lower-case hex SHA-256 of the SubjectPublicKeyInfo DER
   bool from_certificate = false;
   // When loaded from a certificate:
-  std::string subject;               // RFC 2253
-  std::string issuer;                // RFC 2253
-  std::string serial_hex;            // upper-case hex
+  std::string subject;                  // RFC 2253
+  std::string issuer;                   // RFC 2253
+  std::string serial_hex;               // upper-case hex
   std::string cert_fingerprint_sha256;  // lower-case hex SHA-256 of the certificate DER
   std::optional<std::chrono::system_clock::time_point> not_before;
   std::optional<std::chrono::system_clock::time_point> not_after;

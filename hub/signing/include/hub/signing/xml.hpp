@@ -36,7 +36,8 @@ class XmlDocument {
  public:
   static constexpr std::size_t kDefaultMaxBytes = 16 * 1024 * 1024;
 
-  static Result<XmlDocument> parse(std::string_view bytes, std::size_t max_bytes = kDefaultMaxBytes);
+  static Result<XmlDocument> parse(std::string_view bytes,
+                                   std::size_t max_bytes = kDefaultMaxBytes);
 
   xmlDoc* get() const { return doc_.get(); }
   xmlNode* root() const;

@@ -104,9 +104,12 @@ struct XmlDsigPolicy {
   // J-Credit profile does); without it, XML-DSig applies inclusive c14n to the
   // reference's node-set implicitly, as the W3C interop vectors rely on.
   bool require_reference_c14n_transform = false;
-  std::set<XmlSignatureMethod> signature_methods = {XmlSignatureMethod::kRsaSha256, XmlSignatureMethod::kRsaSha384,
-                                                    XmlSignatureMethod::kEcdsaSha256,
-                                                    XmlSignatureMethod::kEcdsaSha384};
+  // Whether KeyInfo must carry the signer's X509Certificate (J-Credit and JCM send it).
+  // It still only selects the registered key; it is never trusted by itself.
+  bool require_key_info_certificate = false;
+  std::set<XmlSignatureMethod> signature_methods = {
+      XmlSignatureMethod::kRsaSha256, XmlSignatureMethod::kRsaSha384,
+      XmlSignatureMethod::kEcdsaSha256, XmlSignatureMethod::kEcdsaSha384};
   std::set<XmlDigestMethod> digest_methods = {XmlDigestMethod::kSha256, XmlDigestMethod::kSha384};
 };
 
@@ -146,7 +149,8 @@ class XmlDsigVerifier {
  public:
   // Errors (KEY_INVALID): no key, a key xmlsec cannot use (e.g. Ed25519), an empty
   // algorithm set in the policy, an id_attribute that is not a plain name.
-  static Result<XmlDsigVerifier> create(std::vector<PublicKey> registered_keys, XmlDsigPolicy policy);
+  static Result<XmlDsigVerifier> create(std::vector<PublicKey> registered_keys,
+                                        XmlDsigPolicy policy);
 
   // Parses (MALFORMED refusals) and verifies (SIGNATURE_INVALID refusals).
   Result<VerifiedXml> verify(std::string_view xml) const;
@@ -178,7 +182,8 @@ class XmlSigner {
  public:
   // Errors (KEY_INVALID): unsupported key type, a certificate that does not belong to
   // the key, include_certificate without a certificate.
-  static Result<XmlSigner> create(PrivateKey key, std::optional<PublicKey> certificate, XmlSignOptions options);
+  static Result<XmlSigner> create(PrivateKey key, std::optional<PublicKey> certificate,
+                                  XmlSignOptions options);
 
   // Adds the signature to `doc` (left unchanged on error). Errors: SIGNING_FAILED.
   Status sign(XmlDocument& doc) const;
