@@ -239,7 +239,8 @@ SendOutcome Session::send_with_retry(HttpsConnection& conn, const std::string& m
   }
   const std::string target =
       method == "POST" ? req.target : std::string(kMessagesPath) + req.message_id;
-  const std::string& body = method == "POST" ? req.body : std::string();
+  static const std::string kNoBody;
+  const std::string& body = method == "POST" ? req.body : kNoBody;  // no copy per attempt
   auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o_.retry_for_s * 1000));
   auto backoff = std::chrono::milliseconds(100);
   while (true) {
@@ -453,14 +454,15 @@ bool Session::poll_one(HttpsConnection& conn, Record& rec) {
   }
   Checks c;
   review_current_receipt(rec.req, rec.body_sha256, rec.hub_ref, *receipt, c);
-  bool final = is_final_status(receipt->status);
-  if (!final && c.failed.empty()) return false;
+  // Not final yet and consistent: poll again. Final, or inconsistent (another hub_ref or
+  // body digest): record it once and stop polling this message.
+  if (!is_final_status(receipt->status) && c.failed.empty()) return false;
   rec.checks.passed += c.passed + 1;  // + the signature
   for (auto& f : c.failed) rec.checks.failed.push_back(f);
   rec.final_status = receipt->status;
   rec.final_reason = receipt->reason_code.value_or("");
   for (const auto& t : receipt->trades) rec.final_trades[t.trade_id] = t.status;
-  return final;
+  return true;
 }
 
 void Session::await_finals(std::vector<RecordPtr> pending) {

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -491,6 +492,30 @@ TEST(SimE2eLocalTest, RetriesTheSameBytesUntilTheHubAnswers) {
   }
   EXPECT_GE(retried, 2);  // the 503s may fall on the messages whose answers were lost
   EXPECT_EQ(two_hundreds, 2);
+}
+
+TEST(SimE2eLocalTest, TwoThousandMessagesOnEightConnectionsAllEndApplied) {
+  FakeHub hub({0, 0, false, std::nullopt});
+  gxm::testing::TempDir dir;
+  auto journal = dir.path() / "journal.jsonl";
+  auto r = gxm::testing::run_command(
+      sim_args(hub, {"--count", "2000", "--concurrency", "8", "--await-final", "--journal",
+                     journal.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err << "\n" << r.out;
+  auto s = json::parse(gxm::testing::last_line(r.out));
+  EXPECT_EQ(s["checks"]["failed"], 0);
+  EXPECT_EQ(s["by_http_status"]["202"], 2000);
+  EXPECT_EQ(s["final"]["applied"], 2000);
+  EXPECT_EQ(hub.trades_applied(), 2000u);
+  std::set<std::string> ids, hub_refs;
+  for (const auto& line : journal_lines(journal)) {
+    ids.insert(line["message_id"].get<std::string>());
+    hub_refs.insert(line["hub_ref"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 2000u);
+  EXPECT_EQ(hub_refs.size(), 2000u);
+  std::cout << "[ MEASURED ] 2000 messages: " << s["throughput_per_s"] << "/s, latency p50 "
+            << s["latency_ms"]["p50"] << " ms, p99 " << s["latency_ms"]["p99"] << " ms\n";
 }
 
 TEST(SimE2eLocalTest, ABrokenHubFailsTheRun) {
