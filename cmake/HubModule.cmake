@@ -20,10 +20,15 @@ function(hub_add_module name)
   endif()
 endfunction()
 
-# hub_add_test_executable(<target> SOURCES ... DEPS ...): a GoogleTest executable whose
-# tests are discovered by CTest at test time and labelled as described above.
+# hub_add_test_executable(<target> [SERIAL] SOURCES ... DEPS ...): a GoogleTest executable
+# whose tests are discovered by CTest at test time and labelled as described above. SERIAL:
+# its tests never run beside another test (they restart shared services).
 function(hub_add_test_executable target)
-  cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "" "SOURCES;DEPS" ${ARGN})
+  set(serial "")
+  if(T_SERIAL)
+    set(serial RUN_SERIAL TRUE)
+  endif()
   add_executable(${target} ${T_SOURCES})
   target_link_libraries(${target} PRIVATE ${T_DEPS} hub_test_support GTest::gtest GTest::gmock GTest::gtest_main)
   set(service_suites "*DbTest.*:*MqTest.*:*E2eTest.*")
@@ -38,6 +43,6 @@ function(hub_add_test_executable target)
       set(suffix MqTest)
     endif()
     gtest_discover_tests(${target} DISCOVERY_MODE PRE_TEST TEST_FILTER "*${suffix}.*"
-      PROPERTIES LABELS ${label} FIXTURES_REQUIRED services TIMEOUT 600)
+      PROPERTIES LABELS ${label} FIXTURES_REQUIRED services TIMEOUT 900 ${serial})
   endforeach()
 endfunction()
