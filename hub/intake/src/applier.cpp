@@ -275,7 +275,7 @@ ApplyStats apply_inbox_batch(db::Connection& conn, const Connector& connector, c
   }
   tx.exec(
       "UPDATE inbox_messages m SET state = x.state, reason_code = x.reason_code, current_receipt = x.receipt, "
-      "applied_at = now(), apply_attempts = m.apply_attempts + 1, updated_at = now() "
+      "applied_at = clock_timestamp(), apply_attempts = m.apply_attempts + 1, updated_at = now() "
       "FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, state text, reason_code text, receipt text) WHERE m.id = x.id",
       {message_rows.dump()});
   if (!outbox_rows.empty()) {
