@@ -90,6 +90,7 @@ TEST_F(HubdE2eTest, ServesProbesAndMetricsOverTlsAndStopsGracefully) {
   EXPECT_NE(metrics->body.find("hub_build_info{version="), std::string::npos) << metrics->body;
   EXPECT_NE(metrics->body.find("hub_queue_messages{queue=\"gx.apply.gx-market\"} "), std::string::npos);
   EXPECT_EQ(metrics->body.find("hub_queue_messages{queue=\"gx.apply.gx-market\"} -1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("hub_journal_unsealed_entries "), std::string::npos);
 
   auto page = get("/");
   ASSERT_TRUE(page.ok());
