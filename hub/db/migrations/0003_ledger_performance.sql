@@ -238,7 +238,10 @@ BEGIN
       INSERT INTO balances (account_id, account_type, unit_type, vintage, quantity)
       VALUES (a_id[f_kt], a_type[f_kt], f_unit, f_vint, f_q);
     END IF;
-    RETURN QUERY SELECT 'posted'::text, v_id, NULL::text, NULL::jsonb;
+    -- The answer without another statement.
+    outcome := 'posted';
+    entry_id := v_id;
+    RETURN NEXT;
     RETURN;
   END IF;
 
