@@ -4,24 +4,31 @@
 // end) it opens N holding accounts (10,000), funds them through post_batch, then for every
 // (mode, writers) pair runs writers for a fixed time after a warm-up, each writer on its own
 // connection as gx_app, moving 1..10 GXA between random pairs of the N accounts:
-//   single   one posting per transaction (Ledger::transfer)
-//   batched  Ledger::post_batch of --batch postings (100) per transaction
-//   raw_single / raw_batched (only with --modes): the same account pairs through a bare
-//            two-row UPDATE (of a copy of the balances) + one journal row, in a PL/pgSQL
-//            function called once per transfer: no checks, no digest, no foreign keys; the
-//            floor of what the database does per transfer here (../shared/NOTES.md)
-//   set_batched (only with --modes and --sql bench/sql/gx_post_transfers.sql): --batch
-//            transfers in one call of the prototype set-based gx_post_transfers
+//   single        one posting per transaction (Ledger::transfer: gx_post's transfer path)
+//   batched       Ledger::post_batch of --batch postings (100) per transaction; all are
+//                 transfers, so it goes through transfer_batch (set-based, one call)
+//   batched_set   Ledger::transfer_batch inside the bench's own transaction, as the intake
+//                 consumer calls it (BEGIN, one call, COMMIT)
+//   batched_each  (only with --modes) what post_batch did before migration 0003: lock the
+//                 batch's accounts, then one gx_post call per transfer, one transaction
+//   raw_single / raw_batched / raw_set (only with --modes): the same account pairs through
+//                 a bare two-row UPDATE (of a copy of the balances) + one journal row: no
+//                 checks, no digest, no keys; one call per transfer (raw_single, and
+//                 raw_batched with --batch per transaction), or a batch as arrays in one
+//                 set-based call (raw_set): the floor of what the database does here
 // A sealer thread calls Ledger::seal() every 100 ms on its own connection, as production
 // does. Afterwards Ledger::verify() runs once. Progress goes to stderr; stdout gets one line
 // of JSON with every figure.
 //
 // --sql FILE (repeatable) runs FILE as gx_owner after the migrations: how a prototype of a
-// faster gx_post is measured with the same harness (bench/sql/).
+// faster gx_post is measured with the same harness (the prototypes that led to migration
+// 0003 are in git history: bench/sql/ before that migration).
 // --profile measures, before the runs, the server CPU time of gx_post and of its parts in
 // PL/pgSQL loops (see run_profile); --modes none skips the runs.
 
+#include <linux/perf_event.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -62,10 +69,10 @@ namespace {
 using hub::db::Connection;
 using hub::registry::Cause;
 using hub::registry::CauseType;
-using hub::registry::cause_type_str;
 using hub::registry::Ledger;
 using hub::registry::PostingKind;
 using hub::registry::PostingRequest;
+using hub::registry::TransferItem;
 using hub::registry::UnitType;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -104,7 +111,8 @@ struct Options {
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: ledger_bench [--seconds S] [--warmup S] [--accounts N] [--writers 1,8,32]\n"
-               "                    [--modes single,batched[,raw_single,raw_batched,set_batched]] [--batch N]\n"
+               "                    [--modes single,batched[,batched_set,batched_each,raw_single,raw_batched,raw_set]]\n"
+               "                    [--batch N]\n"
                "                    [--seal-interval-ms MS (0: no sealer)] [--sql FILE]... [--keep]\n"
                "                    [--profile] [--profile-scale PERCENT]   (--modes none: no runs)\n"
                "                    [--explain-slow MS]  (plans of statements slower than MS, nested ones\n"
@@ -161,7 +169,10 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.modes.size() == 1 && o.modes[0] == "none") o.modes.clear();
   for (const auto& m : o.modes) {
-    if (m != "single" && m != "batched" && m != "raw_single" && m != "raw_batched" && m != "set_batched") usage(2);
+    if (m != "single" && m != "batched" && m != "batched_set" && m != "batched_each" && m != "raw_single" &&
+        m != "raw_batched" && m != "raw_set") {
+      usage(2);
+    }
   }
   if (o.seconds <= 0 || o.warmup < 0 || o.accounts < 2 || o.accounts > 999'999 || o.batch < 1 || o.writers.empty() ||
       o.profile < 0) {
@@ -269,6 +280,37 @@ ProcCpu process_cpu(int pid) {
   return {static_cast<double>(run) / 1e9, static_cast<double>(wait) / 1e9};
 }
 double process_cpu_seconds(int pid) { return process_cpu(pid).on_cpu; }
+
+// The instructions one process executes from now on, counted by the kernel
+// (perf_event_open, user and kernel mode). Unlike CPU time it hardly changes with the
+// other load on a shared machine, so figures taken on different days compare. value()
+// is -1 when the kernel does not allow the counting (perf_event_paranoid, no PMU in a VM).
+class InstructionCounter {
+ public:
+  explicit InstructionCounter(int pid) {
+    if (pid <= 0) return;
+    perf_event_attr attr{};
+    attr.type = PERF_TYPE_HARDWARE;
+    attr.size = sizeof attr;
+    attr.config = PERF_COUNT_HW_INSTRUCTIONS;
+    attr.exclude_hv = 1;
+    fd_ = static_cast<int>(syscall(SYS_perf_event_open, &attr, pid, -1, -1, 0));
+  }
+  ~InstructionCounter() {
+    if (fd_ >= 0) close(fd_);
+  }
+  InstructionCounter(const InstructionCounter&) = delete;
+  InstructionCounter& operator=(const InstructionCounter&) = delete;
+  InstructionCounter(InstructionCounter&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  double value() const {
+    std::uint64_t v = 0;
+    if (fd_ < 0 || read(fd_, &v, sizeof v) != static_cast<ssize_t>(sizeof v)) return -1;
+    return static_cast<double>(v);
+  }
+
+ private:
+  int fd_ = -1;
+};
 double self_cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -364,6 +406,20 @@ BEGIN
    WHERE account_id = greatest(p_from, p_to) AND unit_type = 'GXA' AND vintage = 2026;
   INSERT INTO bench_raw_journal (from_id, to_id, quantity) VALUES (p_from, p_to, p_q);
 END $$;
+-- The same as a batch in one call, set-based (raw_set): lock, one UPDATE of the net
+-- changes by primary key, one INSERT of the journal rows.
+CREATE OR REPLACE FUNCTION bench_raw_transfers(p_from bigint[], p_to bigint[], p_q bigint[]) RETURNS void
+LANGUAGE plpgsql SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+BEGIN
+  PERFORM 1 FROM bench_raw_balances WHERE account_id = ANY (p_from || p_to) AND unit_type = 'GXA' AND vintage = 2026
+    ORDER BY account_id FOR NO KEY UPDATE;
+  UPDATE bench_raw_balances b SET quantity = b.quantity + d.q
+    FROM (SELECT x.id, sum(x.q) AS q
+            FROM (SELECT f AS id, -q AS q FROM unnest(p_from, p_q) y(f, q)
+                  UNION ALL SELECT t, q FROM unnest(p_to, p_q) y(t, q)) x GROUP BY x.id) d
+   WHERE b.account_id = d.id AND b.unit_type = 'GXA' AND b.vintage = 2026;
+  INSERT INTO bench_raw_journal (from_id, to_id, quantity) SELECT * FROM unnest(p_from, p_to, p_q);
+END $$;
 CREATE OR REPLACE FUNCTION bench_raw_lock(p_ids bigint[]) RETURNS integer LANGUAGE sql AS $$
   SELECT count(*)::integer FROM (SELECT 1 FROM bench_raw_balances WHERE account_id = ANY (p_ids) AND unit_type = 'GXA'
                                   AND vintage = 2026 ORDER BY account_id FOR NO KEY UPDATE) x
@@ -444,7 +500,7 @@ void sleep_until(Clock::time_point t) {
 json run_one(const Options& o, const ScratchDatabase& db, Connection& main, const Registry& reg,
              const std::string& mode, int writers, int run_no, Sealer& sealer) {
   const bool raw = mode.rfind("raw_", 0) == 0;
-  const bool batched = mode == "batched" || mode == "raw_batched" || mode == "set_batched";
+  const bool batched = mode != "single" && mode != "raw_single";
   const int per_tx = batched ? o.batch : 1;
   std::fprintf(stderr, "ledger_bench: run %d: %s, %d writer(s), %.0f s + %.0f s warm-up ...\n", run_no, mode.c_str(),
                writers, o.seconds, o.warmup);
@@ -503,31 +559,47 @@ json run_one(const Options& o, const ScratchDatabase& db, Connection& main, cons
                                {}});
             }
             for (const auto& r : ledger.post_batch(batch)) (r.ok() ? ok : refused)++;
-          } else if (mode == "set_batched") {
-            // The prototype gx_post_transfers (bench/sql/gx_post_transfers.sql): the batch as
-            // arrays in one call; the request hashes computed as Ledger computes them.
-            std::string keys = "{", shas = "{", from = "{", to = "{", units = "{", vintages = "{", qs = "{";
+          } else if (mode == "batched_set") {
+            // As the intake consumer: its own transaction, the batch in one call.
+            std::vector<TransferItem> items;
+            items.reserve(static_cast<std::size_t>(per_tx));
             for (int k = 0; k < per_tx; ++k) {
               auto [a, b] = pair();
-              std::int64_t q = qty(rng);
-              PostingRequest req{PostingKind::kTransfer, key_prefix + std::to_string(seq++), kCause, "", "", std::nullopt,
-                                 {{reg.numbers[a], UnitType::kGXA, kVintage, -q}, {reg.numbers[b], UnitType::kGXA, kVintage, q}},
-                                 {}};
-              const char* sep = k ? "," : "";
-              keys += sep + req.idempotency_key;
-              shas += sep + req.sha256();
-              from += sep + reg.numbers[a];
-              to += sep + reg.numbers[b];
-              units += sep + std::string("GXA");
-              vintages += sep + std::to_string(kVintage);
-              qs += sep + std::to_string(q);
+              items.push_back({key_prefix + std::to_string(seq++), kCause, reg.numbers[a], reg.numbers[b],
+                               UnitType::kGXA, kVintage, qty(rng)});
             }
-            auto rs = conn->exec(
-                "SELECT outcome FROM gx_post_transfers($1::text[], $2::text[], $3, $4, $5::text[], $6::text[], "
-                "$7::text[], $8::smallint[], $9::bigint[])",
-                {keys + "}", shas + "}", std::string(cause_type_str(kCause.type)), kCause.ref, from + "}", to + "}",
-                 units + "}", vintages + "}", qs + "}"});
-            for (int i = 0; i < rs.rows(); ++i) (rs.text(i, 0) == "posted" ? ok : refused)++;
+            hub::db::Transaction tx(*conn);
+            for (const auto& r : ledger.transfer_batch(items)) (r.ok() ? ok : refused)++;
+            tx.commit();
+          } else if (mode == "batched_each") {
+            // Before migration 0003: lock all accounts, then one gx_post per transfer.
+            std::vector<std::pair<int, int>> pairs;
+            std::string numbers = "{";
+            for (int k = 0; k < per_tx; ++k) {
+              pairs.push_back(pair());
+              numbers += (k ? "," : "") + reg.numbers[pairs.back().first] + "," + reg.numbers[pairs.back().second];
+            }
+            numbers += "}";
+            hub::db::Transaction tx(*conn);
+            tx.exec("SELECT gx_lock_accounts($1::text[])", {numbers});
+            for (auto [a, b] : pairs) {
+              auto r = ledger.transfer(key_prefix + std::to_string(seq++), kCause, reg.numbers[a], reg.numbers[b],
+                                       UnitType::kGXA, kVintage, qty(rng));
+              (r.ok() ? ok : refused)++;
+            }
+            tx.commit();
+          } else if (mode == "raw_set") {
+            std::string from = "{", to = "{", qs = "{";
+            for (int k = 0; k < per_tx; ++k) {
+              auto [a, b] = pair();
+              const char* sep = k ? "," : "";
+              from += sep + std::to_string(reg.ids[a]);
+              to += sep + std::to_string(reg.ids[b]);
+              qs += sep + std::to_string(qty(rng));
+            }
+            conn->exec("SELECT bench_raw_transfers($1::bigint[], $2::bigint[], $3::bigint[])",
+                       {from + "}", to + "}", qs + "}"});
+            ok = per_tx;
           } else if (mode == "raw_single") {
             auto [a, b] = pair();
             conn->exec("SELECT bench_raw_transfer($1, $2, $3)",
@@ -589,19 +661,27 @@ json run_one(const Options& o, const ScratchDatabase& db, Connection& main, cons
   auto m0 = machine_cpu();
   double self0 = self_cpu_seconds();
   std::vector<ProcCpu> backend0;
-  for (const auto& r : results) backend0.push_back(process_cpu(r.backend_pid));
+  std::vector<InstructionCounter> backend_instructions;
+  for (const auto& r : results) {
+    backend0.push_back(process_cpu(r.backend_pid));
+    backend_instructions.emplace_back(r.backend_pid);
+  }
   double sealer0 = process_cpu_seconds(sealer.backend_pid);
+  InstructionCounter sealer_instructions(sealer.backend_pid);
   auto mid = db_counters(main, db.name());
   sleep_until(window_end);
   auto m1 = machine_cpu();
   double self1 = self_cpu_seconds();
-  double backends = 0, backends_waiting = 0;
+  double backends = 0, backends_waiting = 0, backends_ins = 0;
   for (std::size_t i = 0; i < results.size(); ++i) {
     auto c = process_cpu(results[i].backend_pid);
     backends += c.on_cpu - backend0[i].on_cpu;
     backends_waiting += c.waiting - backend0[i].waiting;
+    auto ins = backend_instructions[i].value();
+    backends_ins = (ins < 0 || backends_ins < 0) ? -1 : backends_ins + ins;
   }
   double sealer_cpu = process_cpu_seconds(sealer.backend_pid) - sealer0;
+  double sealer_ins = sealer_instructions.value();
   auto lsn_end = main.exec("SELECT pg_current_wal_lsn()::text").get(0, 0);
   auto load_end = loadavg();
   for (auto& th : threads) th.join();
@@ -664,6 +744,8 @@ json run_one(const Options& o, const ScratchDatabase& db, Connection& main, cons
         {"writer_backends_s", r2(backends)},
         {"writer_backends_runqueue_wait_s", r2(backends_waiting)},
         {"server_us_per_transfer", r1(backends * per)},
+        {"server_k_instructions_per_transfer", backends_ins < 0 ? -1.0 : r1(backends_ins * per / 1e9)},
+        {"sealer_k_instructions_per_transfer", sealer_ins < 0 ? -1.0 : r1(sealer_ins * per / 1e9)},
         {"client_us_per_transfer", r1((self1 - self0) * per)},
         {"machine_us_per_transfer", r1(machine_busy_s * per)}}},
       {"wal",
@@ -674,9 +756,10 @@ json run_one(const Options& o, const ScratchDatabase& db, Connection& main, cons
   if (!all.first_error.empty()) run["first_error"] = all.first_error;
   std::fprintf(stderr,
                "ledger_bench:   %.0f transfers/s, %.0f tx/s, p50 %.2f ms, p99 %.2f ms, refusals %lld, errors %lld, "
-               "unsealed at end %lld, machine busy %.0f %%\n",
+               "unsealed at end %lld, machine busy %.0f %%, server %.0f k instructions per transfer\n",
                static_cast<double>(all.transfers) / secs, static_cast<double>(all.transactions) / secs, p50, p99,
-               all.refusals, all.errors, unsealed, machine_total_s > 0 ? 100 * machine_busy_s / machine_total_s : 0);
+               all.refusals, all.errors, unsealed, machine_total_s > 0 ? 100 * machine_busy_s / machine_total_s : 0,
+               backends_ins < 0 ? -1.0 : backends_ins * per / 1e9);
   return run;
 }
 
@@ -703,7 +786,7 @@ DECLARE
   ids bigint[] := (SELECT array_agg(account_id ORDER BY account_id) FROM accounts WHERE account_type = 100);
   na integer := cardinality(acc);
   a integer; b integer; j integer; lines jsonb; key text; t text; x bigint;
-  ta text[]; tb text[]; tc smallint[]; td bigint[]; tk text[];
+  ta text[]; tb text[]; tc smallint[]; td bigint[]; tk text[]; tx bigint[]; ty bigint[];
 BEGIN
   FOR i IN 1..@N@ LOOP
     j := @BASE@ + i;  -- warm-up and measured loops use distinct keys and ids
@@ -732,29 +815,32 @@ json run_profile(const ScratchDatabase& db, int scale) {
   const std::string post_call =
       "SELECT p.outcome INTO t FROM gx_post(key, repeat('0', 64), 'transfer', 'system', 'bench', '', '', NULL, lines, "
       "'[]'::jsonb) p; IF t <> 'posted' THEN RAISE EXCEPTION 'gx_post: %', t; END IF;";
-  const auto sql_dir = std::filesystem::path(HUB_SOURCE_ROOT) / "bench/sql";
-  const std::string v2 = read_text(sql_dir / "gx_post_v2.sql");
-  const std::string v3 = read_text(sql_dir / "gx_post_v3.sql");
-  const std::string batch_fn = read_text(sql_dir / "gx_post_transfers.sql");
-  const std::string no_hash =
-      "ALTER FUNCTION gx_post(text, text, text, text, text, text, text, bigint, jsonb, jsonb) "
-      "SET enable_hashjoin = off SET enable_mergejoin = off;";
+  // gx_post as migration 0002 made it, taken from the embedded migration, installed in the
+  // item's rolled-back transaction: the before of this series.
+  const auto& m0002 = hub::db::embedded_migrations().at(1).sql;
+  auto from = m0002.find("CREATE FUNCTION gx_post(");
+  auto to = m0002.find("END $$;", from);
+  if (from == std::string::npos || to == std::string::npos) throw std::runtime_error("no gx_post in migration 0002");
+  const std::string gx_post_0002 = "CREATE OR REPLACE FUNCTION gx_post(" +
+                                   m0002.substr(from + std::string("CREATE FUNCTION gx_post(").size(),
+                                                to + 7 - from - std::string("CREATE FUNCTION gx_post(").size());
+  auto batch_call = [](int n) {
+    const auto ns = std::to_string(n);
+    return "ta := coalesce(ta, '{}') || acc[a]; tb := coalesce(tb, '{}') || acc[b]; tk := coalesce(tk, '{}') || key; "
+           "IF cardinality(tk) = " + ns + " THEN SELECT count(*) INTO x FROM gx_post_transfers(tk, "
+           "array_fill(repeat('0', 64), ARRAY[" + ns + "]), array_fill('system'::text, ARRAY[" + ns + "]), "
+           "array_fill('bench'::text, ARRAY[" + ns + "]), ta, tb, array_fill('GXA'::text, ARRAY[" + ns + "]), "
+           "array_fill(2026::smallint, ARRAY[" + ns + "]), array_fill(1::bigint, ARRAY[" + ns + "])) p "
+           "WHERE p.outcome = 'posted'; IF x <> " + ns + " THEN RAISE EXCEPTION 'gx_post_transfers: % posted', x; "
+           "END IF; ta := NULL; tb := NULL; tk := NULL; END IF;";
+  };
   const std::string lines_text = "'1,JP-GX-100-0000018,GXA,2026,-1;2,JP-GX-100-0000026,GXA,2026,1'";
   std::vector<ProfileItem> items = {
       {"arguments only (random pair, lines as jsonb)", 20000, "", "NULL;"},
-      {"gx_post as in 0002", 300, "", post_call},
-      {"gx_post 0002 + SET enable_hashjoin/mergejoin = off", 2000, no_hash, post_call},
-      {"gx_post v2 prototype (bench/sql/gx_post_v2.sql)", 2000, v2, post_call},
-      {"gx_post v2 + gx_entry_digest declared STABLE (bench/sql/gx_entry_digest_stable.sql)", 2000,
-       v2 + read_text(sql_dir / "gx_entry_digest_stable.sql"), post_call},
-      {"gx_post v2 + plan_cache_mode = force_generic_plan (bench/sql/gx_post_generic_plans.sql)", 2000,
-       v2 + read_text(sql_dir / "gx_post_generic_plans.sql"), post_call},
-      {"gx_post v3 prototype (bench/sql/gx_post_v3.sql)", 3000, v3, post_call},
-      {"gx_post_transfers prototype, per transfer, 100 per call (bench/sql/gx_post_transfers.sql)", 5000, batch_fn,
-       "ta := coalesce(ta, '{}') || acc[a]; tb := coalesce(tb, '{}') || acc[b]; tk := coalesce(tk, '{}') || key; "
-       "IF cardinality(tk) = 100 THEN SELECT count(*) INTO x FROM gx_post_transfers(tk, array_fill(repeat('0', 64), "
-       "ARRAY[100]), 'system', 'bench', ta, tb, array_fill('GXA'::text, ARRAY[100]), array_fill(2026::smallint, "
-       "ARRAY[100]), array_fill(1::bigint, ARRAY[100])); ta := NULL; tb := NULL; tk := NULL; END IF;"},
+      {"gx_post as in migration 0002", 300, gx_post_0002, post_call},
+      {"gx_post (migration 0003, transfer path)", 3000, "", post_call},
+      {"gx_post_transfers, per transfer, 100 per call", 5000, "", batch_call(100)},
+      {"gx_post_transfers, per transfer, 1000 per call", 10000, "", batch_call(1000)},
       {"part: parse lines jsonb -> arrays", 20000, "",
        "SELECT array_agg(e.v->>'account' ORDER BY e.ord), array_agg(e.v->>'unit' ORDER BY e.ord), "
        "array_agg((e.v->>'vintage')::smallint ORDER BY e.ord), array_agg((e.v->>'delta')::bigint ORDER BY e.ord) "
@@ -767,11 +853,8 @@ json run_profile(const ScratchDatabase& db, int scale) {
       {"part: 2 balance updates by primary key", 5000, "",
        "UPDATE balances SET quantity = quantity - 1 WHERE account_id = ids[a] AND unit_type = 'GXA' AND vintage = 2026; "
        "UPDATE balances SET quantity = quantity + 1 WHERE account_id = ids[b] AND unit_type = 'GXA' AND vintage = 2026;"},
-      {"part: insert 2 journal_lines (FK checks immediate)", 5000, kProfileEntries + std::string("SET CONSTRAINTS ALL IMMEDIATE;"),
+      {"part: insert 2 journal_lines", 5000, "",
        "INSERT INTO journal_lines VALUES (1000000 + j, 1, ids[a], 'GXA', 2026, -1), (1000000 + j, 2, ids[b], 'GXA', 2026, 1);"},
-      {"part: the same 2 lines into a copy of journal_lines without foreign keys", 5000,
-       "CREATE TABLE bench_lines_nofk (LIKE journal_lines INCLUDING ALL);",
-       "INSERT INTO bench_lines_nofk VALUES (1000000 + j, 1, ids[a], 'GXA', 2026, -1), (1000000 + j, 2, ids[b], 'GXA', 2026, 1);"},
       {"part: gx_entry_lines_text(entry) (0002 reads the 2 lines back)", 20000,
        kProfileEntries + std::string("INSERT INTO journal_lines SELECT 1000000 + g, l, 1 + l, 'GXA', 2026, 3 - 2 * l "
                                      "FROM generate_series(1, 10000) g, generate_series(1, 2) l;"),
@@ -783,10 +866,14 @@ json run_profile(const ScratchDatabase& db, int scale) {
        "x := nextval('journal_entry_seq'); INSERT INTO journal_entries VALUES (x, 'transfer', key, repeat('0', 64), "
        "'system', 'bench', '', '', NULL, clock_timestamp(), gx_entry_digest(x, 'transfer', key, repeat('0', 64), "
        "'system', 'bench', '', '', NULL, clock_timestamp(), " + lines_text + ", NULL));"},
-      {"part: insert journal_unsealed (FK check on journal_entries)", 9000, kProfileEntries,
+      {"part: insert journal_unsealed", 9000, "",
        "INSERT INTO journal_unsealed VALUES (1000000 + j);"},
       {"raw transfer: 2 updates + 1 journal row (bench_raw_transfer)", 5000, kRawSql,
        "PERFORM bench_raw_transfer(ids[a], ids[b], 1);"},
+      {"raw transfers, set-based, per transfer, 100 per call (bench_raw_transfers)", 10000, kRawSql,
+       "tx := coalesce(tx, '{}') || ids[a]; ty := coalesce(ty, '{}') || ids[b]; "
+       "IF cardinality(tx) = 100 THEN PERFORM bench_raw_transfers(tx, ty, array_fill(1::bigint, ARRAY[100])); "
+       "tx := NULL; ty := NULL; END IF;"},
   };
   json out = json::array();
   int k = 0;
@@ -800,17 +887,20 @@ json run_profile(const ScratchDatabase& db, int scale) {
     auto sql = replace_all(replace_all(kProfileDo, "@BODY@", it.body), "@TAG@", "p" + std::to_string(++k));
     // Warm-up: plans cached, pages in memory.
     conn->exec_script(replace_all(replace_all(sql, "@N@", "100"), "@BASE@", "0"));
+    InstructionCounter instructions(pid);
     auto c0 = process_cpu(pid);
     auto t0 = Clock::now();
     conn->exec_script(replace_all(replace_all(sql, "@N@", std::to_string(n)), "@BASE@", "100"));
     double wall = seconds_since(t0);
     auto c1 = process_cpu(pid);
+    double ins = instructions.value();
     conn->exec("ROLLBACK");
     double us = (c1.on_cpu - c0.on_cpu) * 1e6 / n;
-    std::fprintf(stderr, "ledger_bench: profile: %-78s %9.1f us CPU per iteration (n=%d, wall %.2f s)\n",
-                 it.name.c_str(), us, n, wall);
-    out.push_back({{"item", it.name}, {"n", n}, {"cpu_us", r1(us)}, {"wall_s", r2(wall)},
-                   {"runqueue_wait_s", r2(c1.waiting - c0.waiting)}});
+    double kins = ins < 0 ? -1 : ins / 1000 / n;
+    std::fprintf(stderr, "ledger_bench: profile: %-70s %9.1f us CPU, %8.1f k instructions per iteration (n=%d)\n",
+                 it.name.c_str(), us, kins, n);
+    out.push_back({{"item", it.name}, {"n", n}, {"cpu_us", r1(us)}, {"k_instructions", r1(kins)},
+                   {"wall_s", r2(wall)}, {"runqueue_wait_s", r2(c1.waiting - c0.waiting)}});
   }
   // Client side: one round trip of a trivial statement, and the client's own work per
   // transfer (validation, canonical JSON, SHA-256, the call) without the database.
@@ -977,9 +1067,9 @@ int main(int argc, char** argv) {
     out["targets"] = {{"single_transfers_per_s", 6000},
                       {"batched_transfers_per_s", 30000},
                       {"single_best", best("single")},
-                      {"batched_best", best("batched")},
+                      {"batched_best", std::max(best("batched"), best("batched_set"))},
                       {"single_met", best("single") >= 6000},
-                      {"batched_met", best("batched") >= 30000}};
+                      {"batched_met", std::max(best("batched"), best("batched_set")) >= 30000}};
     if (o.keep) std::fprintf(stderr, "ledger_bench: kept database %s\n", db.name().c_str());
   } catch (const std::exception& e) {
     out["error"] = e.what();

@@ -31,6 +31,7 @@
 #include "hub/queue/amqp_connection.hpp"
 #include "hub/queue/topology.hpp"
 #include "hub/trust/admin_api.hpp"
+#include "registry/ledger/ledger.hpp"
 
 namespace {
 
@@ -90,14 +91,17 @@ bool retry_until(std::chrono::milliseconds wait, const char* what, Fn fn) {
 }
 
 // Links committed journal entries into the hash chain a few times a second
-// (docs/adr/0005-journal-hash-chain.md). Runs on its own connection; a database outage
-// only delays sealing.
+// (docs/adr/0005-journal-hash-chain.md) and shows how far it is behind (entries waiting,
+// age of the oldest). Runs on its own connection; a database outage only delays sealing.
 class JournalSealer {
  public:
   JournalSealer(std::string conninfo, std::chrono::milliseconds interval, hub::MetricsRegistry& metrics)
       : conninfo_(std::move(conninfo)),
         interval_(interval),
         sealed_(metrics.counter("hub_journal_sealed_total", "Journal entries linked into the hash chain.")),
+        unsealed_(metrics.gauge("hub_journal_unsealed_entries", "Journal entries committed but not yet in the hash chain.")),
+        oldest_(metrics.gauge("hub_journal_unsealed_oldest_seconds",
+                              "Age of the oldest journal entry not yet in the hash chain (0 when none).")),
         thread_([this] { loop(); }) {}
   ~JournalSealer() {
     {
@@ -116,9 +120,11 @@ class JournalSealer {
       lock.unlock();
       try {
         if (!conn || !conn->healthy()) conn = hub::db::Connection::connect(conninfo_);
-        for (std::int64_t n; (n = conn->exec("SELECT gx_seal_journal(10000)").get_int(0, 0)) > 0;) {
-          sealed_.inc(static_cast<std::uint64_t>(n));
-        }
+        hub::registry::Ledger ledger(*conn);
+        for (int n; (n = ledger.seal(10000)) > 0;) sealed_.inc(static_cast<std::uint64_t>(n));
+        auto backlog = ledger.seal_backlog();
+        unsealed_.set(static_cast<double>(backlog.unsealed));
+        oldest_.set(backlog.oldest_age_seconds);
       } catch (const hub::db::DbError& e) {
         conn.reset();
         kLog.warn("journal sealer: database not reachable; retrying", {{"error", e.what()}});
@@ -130,6 +136,8 @@ class JournalSealer {
   std::string conninfo_;
   std::chrono::milliseconds interval_;
   hub::Counter& sealed_;
+  hub::Gauge& unsealed_;
+  hub::Gauge& oldest_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

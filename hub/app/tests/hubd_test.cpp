@@ -41,6 +41,7 @@ TEST_F(HubdE2eTest, ServesProbesAndMetricsOverTlsAndStopsGracefully) {
   const std::string depth = "hub_queue_messages{queue=\"gx.apply.gx-market" + suffix_ + "\"} ";
   EXPECT_NE(metrics->body.find(depth), std::string::npos) << metrics->body;
   EXPECT_EQ(metrics->body.find(depth + "-1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("hub_journal_unsealed_entries "), std::string::npos);
 
   auto page = get("/");
   ASSERT_TRUE(page.ok());

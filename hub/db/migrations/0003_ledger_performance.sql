@@ -238,7 +238,10 @@ BEGIN
       INSERT INTO balances (account_id, account_type, unit_type, vintage, quantity)
       VALUES (a_id[f_kt], a_type[f_kt], f_unit, f_vint, f_q);
     END IF;
-    RETURN QUERY SELECT 'posted'::text, v_id, NULL::text, NULL::jsonb;
+    -- The answer without another statement.
+    outcome := 'posted';
+    entry_id := v_id;
+    RETURN NEXT;
     RETURN;
   END IF;
 
@@ -787,12 +790,14 @@ END $$;
 
 -- ---- the sealer, set-based -----------------------------------------------------------------
 -- Links committed entries into the hash chain (ADR 0005), oldest entry id first; returns
--- how many. One statement takes up to p_max entries off journal_unsealed with their
--- hashes, the chain hashes are computed in memory, one INSERT writes the links. Only one
--- sealer works at a time (others return 0 at once).
+-- how many. It takes up to p_max entry ids off journal_unsealed (an index range from the
+-- lowest, so its cost follows p_max, not the backlog), reads their hashes, computes the
+-- chain hashes in memory and writes the links in one INSERT. Only one sealer works at a
+-- time (others return 0 at once). Plans are made for each call (a few a second), so that
+-- they know p_max and the number of ids.
 CREATE OR REPLACE FUNCTION gx_seal_journal(p_max integer DEFAULT 10000) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
+SET search_path = public, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   v_seq    bigint;
   v_prev   text;
@@ -803,13 +808,12 @@ DECLARE
   n        integer;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(7390412238) THEN RETURN 0; END IF;
-  WITH taken AS (
-    DELETE FROM journal_unsealed u
-     WHERE u.entry_id IN (SELECT x.entry_id FROM journal_unsealed x ORDER BY x.entry_id LIMIT p_max)
-    RETURNING u.entry_id)
+  v_ids := ARRAY(SELECT u.entry_id FROM journal_unsealed u ORDER BY u.entry_id LIMIT p_max);
+  IF cardinality(v_ids) = 0 THEN RETURN 0; END IF;
+  DELETE FROM journal_unsealed u WHERE u.entry_id = ANY (v_ids);
   SELECT array_agg(e.entry_id ORDER BY e.entry_id), array_agg(e.entry_hash ORDER BY e.entry_id)
     INTO v_ids, v_hashes
-    FROM taken JOIN journal_entries e ON e.entry_id = taken.entry_id;
+    FROM journal_entries e WHERE e.entry_id = ANY (v_ids);
   n := coalesce(cardinality(v_ids), 0);
   IF n = 0 THEN RETURN 0; END IF;
   SELECT c.seq, c.chain_hash INTO v_seq, v_prev FROM journal_chain c ORDER BY c.seq DESC LIMIT 1;

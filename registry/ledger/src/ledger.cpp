@@ -340,12 +340,9 @@ std::vector<Result<Posting>> Ledger::post_batch(const std::vector<PostingRequest
     for (const auto& b : requests[i].serials) accounts.insert(b.account);
   }
   if (valid_idx.empty()) return out;
-  std::string array = "{";
-  for (const auto& a : accounts) array += (array.size() > 1 ? "," : "") + a;  // validated: no quoting needed
-  array += "}";
   try {
     db::Transaction tx(conn_);
-    tx.exec("SELECT gx_lock_accounts($1::text[])", {array});
+    tx.exec("SELECT gx_lock_accounts($1::text[])", {text_array({accounts.begin(), accounts.end()})});
     for (auto i : valid_idx) out[i] = call_post(requests[i]);
     tx.commit();
     return out;

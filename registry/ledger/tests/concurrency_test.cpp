@@ -23,11 +23,7 @@ TEST(LedgerConcurrencyDbTest, ParallelWritersOnOverlappingAccountsLoseNothing) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 150;
   constexpr std::int64_t kStart = 1000;
-  std::vector<std::string> acc;
-  for (int i = 0; i < kAccounts; ++i) {
-    acc.push_back(LedgerFixture::must(f.ledger().open_account(100, "7123456789012", "w" + std::to_string(i), "t")));
-    f.fund(acc.back(), kStart);
-  }
+  const auto acc = f.funded_accounts(kAccounts, kStart);
   std::mutex mu;
   std::map<std::string, std::int64_t> expected;
   for (const auto& a : acc) expected[a] = kStart;
@@ -89,16 +85,7 @@ TEST(LedgerConcurrencyDbTest, ParallelWritersOnOverlappingAccountsLoseNothing) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(errors.load(), 0);  // no deadlock, no serialization failure reached the caller
   EXPECT_GT(posted.load(), kThreads * kPerThread / 2);
-  std::int64_t total = 0;
-  for (const auto& a : acc) {
-    EXPECT_EQ(f.held(a), expected[a]) << a << " lost an update";
-    EXPECT_GE(f.held(a), 0);
-    total += f.held(a);
-  }
-  EXPECT_EQ(total, kStart * kAccounts);
-  auto report = f.ledger().verify();
-  EXPECT_TRUE(report.ok()) << (report.breaks.empty() ? "" : report.breaks.front().detail);
-  EXPECT_EQ(report.sealed, report.entries);
+  f.expect_tally(expected, kStart * kAccounts);
 }
 
 TEST(LedgerConcurrencyDbTest, TheSameKeyPostedByManyWritersAtOnceIsAppliedOnce) {

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "hub/db/migrations.hpp"
@@ -56,6 +58,29 @@ class LedgerFixture {
     auto tag = std::to_string(++n) + "-" + to;
     must(ledger_->issue("fund-issue-" + tag, kAlice, "bob", issuance, vintage, quantity));
     must(ledger_->allocate("fund-alloc-" + tag, kAlice, issuance, to, vintage, quantity));
+  }
+  // `n` new holding accounts of the covered company, each funded with `each` GXA of 2026.
+  std::vector<std::string> funded_accounts(int n, std::int64_t each) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+      out.push_back(must(ledger_->open_account(100, "7123456789012", "w" + std::to_string(i), "t")));
+      fund(out.back(), each);
+    }
+    return out;
+  }
+  // After writers kept their own tally: every account holds what the tally says, none
+  // holds less than zero, nothing was created or lost, and the full verification passes.
+  void expect_tally(const std::map<std::string, std::int64_t>& expected, std::int64_t total) {
+    std::int64_t sum = 0;
+    for (const auto& [account, quantity] : expected) {
+      EXPECT_EQ(held(account), quantity) << account << " lost an update";
+      EXPECT_GE(held(account), 0);
+      sum += held(account);
+    }
+    EXPECT_EQ(sum, total);
+    auto report = ledger_->verify();
+    EXPECT_TRUE(report.ok()) << (report.breaks.empty() ? "" : report.breaks.front().detail);
+    EXPECT_EQ(report.sealed, report.entries);
   }
   std::int64_t held(const std::string& account, const std::string& unit = "GXA", int vintage = 2026) {
     for (const auto& b : ledger_->balances(account)) {
