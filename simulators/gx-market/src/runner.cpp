@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <fstream>
 #include <map>
@@ -24,6 +25,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", s);
+  return buf;
+}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -163,7 +170,9 @@ Status Session::set_up() {
   auto now = std::chrono::system_clock::now();
   if (o_.trade_date.empty()) o_.trade_date = jst_date(now);
   if (o_.settlement_date.empty()) o_.settlement_date = o_.trade_date;
-  seed_ = o_.seed ? *o_.seed : (uint64_t{std::random_device{}()} << 32 | std::random_device{}());
+  // 63 bits, so that the printed seed can be given back to --seed.
+  seed_ = o_.seed ? *o_.seed
+                  : ((uint64_t{std::random_device{}()} << 32 | std::random_device{}()) >> 1);
   run_id_ = o_.run_id;
   if (run_id_.empty()) {
     auto t = rfc3339_jst(now);  // 2026-11-21T15:30:02+09:00
@@ -297,8 +306,8 @@ RecordPtr Session::send_and_review(HttpsConnection& conn, Request req, const Pla
   }
   if (!sent.answer) {
     rec->error = sent.error;
-    rec->checks.fail("answered", "no answer within --retry-for " +
-                                     std::to_string(o_.retry_for_s) + " s: " + sent.error);
+    rec->checks.fail("answered", "no answer within --retry-for " + seconds_text(o_.retry_for_s) +
+                                     ": " + sent.error);
   } else {
     auto review = review_answer(req, *sent.answer, *verifier_, sent.uncertain);
     rec->http_status = sent.answer->status;
@@ -496,8 +505,8 @@ void Session::await_finals(std::vector<RecordPtr> pending) {
       for (auto& rec : pending) {
         rec->final_timeout = true;
         rec->checks.fail("final_timeout",
-                         "not final after --await-timeout " + std::to_string(o_.await_timeout_s) +
-                             " s (last status " +
+                         "not final after --await-timeout " + seconds_text(o_.await_timeout_s) +
+                             " (last status " +
                              (rec->final_status.empty() ? rec->receipt_status : rec->final_status) +
                              ")");
         finish_record(rec);

@@ -99,6 +99,20 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
 }
 
 const std::filesystem::path& dev_pki() {
+  // The PKI that `./gxhub pki` made ($HUB_VAR/pki, else var/pki) when it has every file the
+  // tests use; else a fresh one (a few seconds: it makes RSA keys too).
+  static std::optional<std::filesystem::path> existing = [] {
+    const char* var = std::getenv("HUB_VAR");
+    auto pki = (var && *var ? std::filesystem::path(var) : source_root() / "var") / "pki";
+    for (const char* f : {"ca.crt", "hub-tls.crt", "hub-tls.key", "hub-receipt-ec.crt",
+                          "hub-receipt-ec.key", "gx-market-tls-client.crt",
+                          "gx-market-tls-client.key", "gx-market-sign.key",
+                          "gx-market-sign.pub.pem", "gx-market-sign.kid"}) {
+      if (::access((pki / f).c_str(), R_OK) != 0) return std::optional<std::filesystem::path>();
+    }
+    return std::optional<std::filesystem::path>(pki);
+  }();
+  if (existing) return *existing;
   static std::unique_ptr<TempDir> dir;
   if (!dir) {
     dir = std::make_unique<TempDir>();

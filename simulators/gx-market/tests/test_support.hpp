@@ -38,7 +38,8 @@ struct CommandResult {
 // Runs argv to completion (fork/exec), with optional stdin text.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = {});
 
-// A dev PKI made once per test process by certs/make-dev-pki.sh in a temporary folder.
+// The dev PKI: var/pki when `./gxhub pki` made it, else one made once per test process by
+// certs/make-dev-pki.sh in a temporary folder.
 const std::filesystem::path& dev_pki();
 
 int free_tcp_port();
