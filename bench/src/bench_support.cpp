@@ -71,6 +71,8 @@ ScratchDatabase::ScratchDatabase(const std::string& prefix)
 }
 
 ScratchDatabase::~ScratchDatabase() {
+  if (keep_) return;
+  // A backend whose client just disconnected may still be exiting: try again for 10 s.
   for (int attempt = 0;; ++attempt) {
     try {
       auto c = db::Connection::connect(conninfo("gx_owner", owner_pw_, "postgres"));

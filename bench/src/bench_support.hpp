@@ -24,7 +24,8 @@ int mq_port();
 std::string conninfo(const std::string& user, const std::string& password, const std::string& dbname,
                      const std::string& application = "bench");
 
-// Created from template0, owned by gx_owner; dropped (WITH FORCE) by the destructor.
+// Created from template0, owned by gx_owner; dropped (WITH FORCE) by the destructor
+// unless keep() was called (to look at it after the run).
 class ScratchDatabase {
  public:
   explicit ScratchDatabase(const std::string& prefix);
@@ -34,9 +35,11 @@ class ScratchDatabase {
   const std::string& name() const { return name_; }
   std::string owner() const;
   std::string app() const;
+  void keep() { keep_ = true; }
 
  private:
   std::string name_, owner_pw_, app_pw_;
+  bool keep_ = false;
 };
 
 // A program started with its output in a log file, stopped by PID (SIGTERM, then

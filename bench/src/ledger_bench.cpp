@@ -50,6 +50,8 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "bench_support.hpp"
 #include <optional>
 #include <random>
 #include <sstream>
@@ -181,76 +183,14 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-// ---- the private services ---------------------------------------------------------------
-std::filesystem::path var_dir() {
-  if (const char* v = std::getenv("HUB_VAR"); v && *v) return v;
-  return std::filesystem::path(HUB_SOURCE_ROOT) / "var";
-}
-
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string secret(const std::string& name) {
-  auto p = var_dir() / "secrets" / name;
-  if (!std::filesystem::exists(p)) {
-    throw std::runtime_error("no " + p.string() + ": start the private services first (./gxhub services start)");
-  }
-  std::string s = read_text(p);
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+// ---- the private services (bench/src/bench_support) -----------------------------------------
+using hub::bench::read_text;
+using hub::bench::ScratchDatabase;
+using hub::bench::secret;
 
 std::string conninfo(const std::string& user, const std::string& password, const std::string& dbname) {
-  const char* port = std::getenv("HUB_DB_PORT");
-  return "host=127.0.0.1 port=" + std::string(port && *port ? port : "55432") + " dbname=" + dbname +
-         " user=" + user + " password=" + password + " connect_timeout=10 application_name=ledger_bench";
+  return hub::bench::conninfo(user, password, dbname, "ledger_bench");
 }
-
-// A database of its own, created from template0 and owned by gx_owner; dropped by the
-// destructor (unless kept). Same shape as tests/support's ScratchDatabase, without GoogleTest.
-class ScratchDatabase {
- public:
-  explicit ScratchDatabase(const std::string& prefix)
-      : name_(prefix + "_" + hub::random_hex_id().substr(0, 10)),
-        owner_pw_(secret("pg_owner.password")),
-        app_pw_(secret("pg_app.password")) {
-    auto c = Connection::connect(conninfo("gx_owner", owner_pw_, "postgres"));
-    c->exec("CREATE DATABASE " + name_ + " TEMPLATE template0 ENCODING 'UTF8'");
-  }
-  ~ScratchDatabase() {
-    if (keep_) return;
-    // A backend whose client just disconnected may still be exiting; gx_owner may not
-    // terminate a gx_app backend itself, so wait for it (up to 10 s).
-    for (int attempt = 0;; ++attempt) {
-      try {
-        auto c = Connection::connect(conninfo("gx_owner", owner_pw_, "postgres"));
-        c->exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-        return;
-      } catch (const std::exception& e) {
-        if (attempt >= 100) {
-          std::fprintf(stderr, "ledger_bench: could not drop database %s: %s\n", name_.c_str(), e.what());
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-  }
-  ScratchDatabase(const ScratchDatabase&) = delete;
-  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
-  const std::string& name() const { return name_; }
-  std::string owner() const { return conninfo("gx_owner", owner_pw_, name_); }
-  std::string app() const { return conninfo("gx_app", app_pw_, name_); }
-  void keep() { keep_ = true; }
-
- private:
-  std::string name_, owner_pw_, app_pw_;
-  bool keep_ = false;
-};
 
 // ---- CPU accounting ---------------------------------------------------------------------
 struct MachineCpu {
