@@ -229,8 +229,9 @@ int run(const Args& args) {
   metrics.gauge("hub_start_time_seconds", "Unix time at which this process started.")
       .set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
                                    started.time_since_epoch()).count()));
-  hub::app::Readiness readiness(s.db_app_conninfo, s.mq);
-  for (const auto& q : hub::queue::hub_topology(s.mq_suffix).queues) {
+  const auto topology = hub::queue::hub_topology(s.mq_suffix);
+  hub::app::Readiness readiness(s.db_app_conninfo, s.mq, hub::queue::dead_letter_queue(s.mq_suffix));
+  for (const auto& q : topology.queues) {
     metrics.callback_gauge("hub_queue_messages", "Messages ready in a RabbitMQ queue (-1: broker unreachable).",
                            [&readiness, name = q.name] { return readiness.queue_depth(name); },
                            "queue=\"" + q.name + "\"");

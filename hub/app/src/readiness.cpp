@@ -4,8 +4,8 @@
 
 namespace hub::app {
 
-Readiness::Readiness(std::string db_conninfo, queue::AmqpSettings mq)
-    : db_conninfo_(std::move(db_conninfo)), mq_(std::move(mq)) {}
+Readiness::Readiness(std::string db_conninfo, queue::AmqpSettings mq, std::string probe_queue)
+    : db_conninfo_(std::move(db_conninfo)), mq_(std::move(mq)), probe_queue_(std::move(probe_queue)) {}
 
 namespace {
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -32,7 +32,7 @@ nlohmann::json Readiness::check_mq() {
     if (!c.ok()) return {{"ok", false}, {"ms", ms_since(t0)}, {"error", c.error().to_string()}};
     amqp_ = std::move(c).value();
   }
-  auto depth = amqp_->queue_depth("gx.dead-letter");
+  auto depth = amqp_->queue_depth(probe_queue_);
   if (!depth.ok()) {
     amqp_.reset();
     return {{"ok", false}, {"ms", ms_since(t0)}, {"error", depth.error().to_string()}};

@@ -27,6 +27,8 @@ const std::vector<std::string>& hub_connectors() {
   return connectors;
 }
 
+std::string dead_letter_queue(const std::string& suffix) { return std::string(kDeadLetterQueue) + suffix; }
+
 Topology hub_topology(const std::string& suffix) {
   const std::string inbound = std::string(kInboundExchange) + suffix;
   const std::string dead = std::string(kDeadExchange) + suffix;
@@ -34,7 +36,7 @@ Topology hub_topology(const std::string& suffix) {
   t.exchanges.push_back({inbound, "direct", true});
   t.exchanges.push_back({dead, "direct", true});
   QueueSpec dead_letter;
-  dead_letter.name = std::string(kDeadLetterQueue) + suffix;
+  dead_letter.name = dead_letter_queue(suffix);
   dead_letter.quorum = true;
   for (const auto& connector : hub_connectors()) {
     QueueSpec apply;

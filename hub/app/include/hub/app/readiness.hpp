@@ -21,7 +21,9 @@ struct ReadinessReport {
 
 class Readiness {
  public:
-  Readiness(std::string db_conninfo, queue::AmqpSettings mq);
+  // probe_queue: a queue of the hub's topology (with its suffix) that must exist for
+  // RabbitMQ to count as ready.
+  Readiness(std::string db_conninfo, queue::AmqpSettings mq, std::string probe_queue);
   ReadinessReport check();
   // Depth of a queue, or -1 when RabbitMQ cannot be asked (for metrics).
   double queue_depth(const std::string& queue);
@@ -31,6 +33,7 @@ class Readiness {
   nlohmann::json check_mq();
   std::string db_conninfo_;
   queue::AmqpSettings mq_;
+  std::string probe_queue_;
   std::mutex mu_;
   std::unique_ptr<db::Connection> db_;
   std::unique_ptr<queue::AmqpConnection> amqp_;

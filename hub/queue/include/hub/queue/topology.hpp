@@ -59,6 +59,9 @@ const std::vector<std::string>& hub_connectors();
 // other's work; production leaves it empty.
 Topology hub_topology(const std::string& suffix = "");
 
+// Name of the dead-letter queue in hub_topology(suffix).
+std::string dead_letter_queue(const std::string& suffix = "");
+
 // Checks a topology before it goes to the broker: names present and unique, and every
 // binding or dead-letter exchange declared here or predefined by the broker ("" or
 // "amq.*"). MQ_INVALID_TOPOLOGY names the offending object.
